@@ -1,0 +1,98 @@
+/* The stack object: everything one ustack instance owns. The core is a
+ * deterministic state machine: it is given frames and the current time and it
+ * queues frames for the link and socket events for the runtime. No thread,
+ * lock, syscall, clock or hot-path allocation inside. No globals either: two
+ * stacks live side by side in one process (memlink tests). */
+#ifndef USTACK_CORE_STACK_H
+#define USTACK_CORE_STACK_H
+
+#include <stdint.h>
+
+#include "core/arp.h"
+#include "core/counters.h"
+#include "core/ipv4.h"
+#include "core/pkt.h"
+#include "core/timer.h"
+#include "core/udp.h"
+
+struct tcp_state;
+
+/* Every tunable of the core, with its default in stk_config_default(). */
+struct stk_config {
+	uint32_t ip;            /* host byte order */
+	uint32_t netmask;       /* host byte order */
+	uint32_t gateway;       /* host byte order; 0: none */
+	uint8_t mac[6];
+	uint16_t mtu;           /* IP MTU of the link */
+	uint32_t pkt_pool_size; /* packet buffers */
+	uint32_t arp_table_size;
+	uint32_t arp_reachable_us;  /* cache entry lifetime */
+	uint32_t arp_retry_us;      /* between requests for an unresolved entry */
+	uint32_t arp_max_retries;   /* then queued packets are dropped */
+	uint32_t arp_queue_max;     /* packets held per unresolved address */
+	uint32_t frag_max_datagrams;  /* reassemblies in flight */
+	uint32_t frag_mem_max;        /* bytes held by all reassemblies */
+	uint32_t frag_timeout_us;     /* RFC 791: give up after this */
+	uint32_t udp_rcvbuf;          /* default SO_RCVBUF of a UDP socket */
+	uint8_t ttl;
+};
+
+void stk_config_default(struct stk_config *cfg);
+
+/* Readiness bits a socket can report (the values of poll's POLL* flags). */
+enum {
+	SOCK_EV_IN = 0x001,
+	SOCK_EV_OUT = 0x004,
+	SOCK_EV_ERR = 0x008,
+	SOCK_EV_HUP = 0x010,
+	SOCK_EV_RDHUP = 0x2000,
+};
+
+/* How the core tells the runtime that a socket's state changed. `app` is the
+ * pointer the runtime stored in the socket (udp_pcb.app, tcb app field). */
+struct stk_hooks {
+	void (*sock_event)(void *ctx, void *app, uint32_t events);
+	void *ctx;
+};
+
+struct ust_stack {
+	struct stk_config cfg;
+	uint64_t now;                /* time of the current entry point, us */
+	struct pkt_pool pool;
+	struct pkt_queue txq;        /* frames ready for the link */
+	struct timer_wheel timers;
+	struct arp_table arp;
+	struct ipv4_state ip;
+	struct udp_table udp;
+	struct tcp_state *tcp;
+	struct stk_hooks hooks;
+	uint64_t cnt[CNT__COUNT];
+};
+
+/* --- entry points used by the runtime and by tests --- */
+
+/* NULL with errno-style code in *err on failure. Queues a gratuitous ARP. */
+struct ust_stack *stk_create(const struct stk_config *cfg, uint64_t now, int *err);
+void stk_destroy(struct ust_stack *stk);
+/* Takes ownership of every packet. */
+void stk_rx_burst(struct ust_stack *stk, struct pkt **pkts, unsigned n, uint64_t now);
+void stk_run_timers(struct ust_stack *stk, uint64_t now);
+/* The earliest time stk_run_timers has work (TIMER_NEVER: none). */
+uint64_t stk_next_deadline(const struct ust_stack *stk);
+/* Moves up to max queued frames to out; the caller owns them. */
+unsigned stk_tx_take(struct ust_stack *stk, struct pkt **out, unsigned max);
+
+/* --- internal, between layers --- */
+
+static inline void stk_count(struct ust_stack *stk, enum stk_counter c)
+{
+	stk->cnt[c]++;
+}
+
+/* Frees p and counts the reason. */
+void stk_drop(struct ust_stack *stk, struct pkt *p, enum stk_counter reason);
+/* Prepends the Ethernet header and queues the frame for the link. */
+void eth_output(struct ust_stack *stk, struct pkt *p, const uint8_t dst[6], uint16_t ethertype);
+void stk_sock_event(struct ust_stack *stk, void *app, uint32_t events);
+
+#endif

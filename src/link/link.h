@@ -1,0 +1,106 @@
+/* Links move frames between a stack and the outside: a small vtable, so a
+ * TAP, an in-process memlink and later AF_PACKET/AF_XDP look the same to the
+ * runtime, and wrappers (impairment, pcap tee) stack on any of them.
+ * A link is driven by one thread at a time. Time is an argument, so a
+ * wrapper that delays frames works on virtual time as on real time. */
+#ifndef USTACK_LINK_LINK_H
+#define USTACK_LINK_LINK_H
+
+#include <stdint.h>
+
+#include "core/pkt.h"
+
+struct link;
+
+struct link_ops {
+	/* Receives up to max frames into buffers from pool; returns how many
+	 * (0 when none is waiting; never blocks). */
+	unsigned (*rx_burst)(struct link *l, struct pkt_pool *pool, struct pkt **pkts,
+	                     unsigned max, uint64_t now);
+	/* Sends n frames and takes ownership of all of them (a frame that could
+	 * not be sent is freed and counted in l->tx_drops). Returns how many went. */
+	unsigned (*tx_burst)(struct link *l, struct pkt **pkts, unsigned n, uint64_t now);
+	/* A file descriptor that is readable when rx_burst has work, or -1. */
+	int (*fd)(struct link *l);
+	/* The earliest time the link needs to be called again even without a
+	 * readable fd (a delayed frame, a rate limiter); UINT64_MAX: none. */
+	uint64_t (*next_deadline)(struct link *l);
+	void (*close)(struct link *l);  /* closes wrapped links too; frees l */
+};
+
+struct link {
+	const struct link_ops *ops;
+	char name[32];
+	uint8_t mac[6];        /* suggested MAC of the stack side, if the link has one */
+	uint16_t mtu;
+	uint64_t rx_frames, tx_frames, tx_drops;
+};
+
+static inline unsigned link_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt **pkts,
+                                     unsigned max, uint64_t now)
+{
+	return l->ops->rx_burst(l, pool, pkts, max, now);
+}
+
+static inline unsigned link_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
+{
+	return l->ops->tx_burst(l, pkts, n, now);
+}
+
+static inline int link_fd(struct link *l) { return l->ops->fd ? l->ops->fd(l) : -1; }
+
+static inline uint64_t link_next_deadline(struct link *l)
+{
+	return l->ops->next_deadline ? l->ops->next_deadline(l) : UINT64_MAX;
+}
+
+static inline void link_close(struct link *l)
+{
+	if (l)
+		l->ops->close(l);
+}
+
+/* --- constructors: NULL and a negative errno in *err on failure; a message
+ * for the user goes to errbuf (may be NULL) --- */
+
+struct tap_params {
+	const char *name;      /* interface name, e.g. "ustack0" */
+	uint32_t host_ip;      /* kernel side address, host order; 0: leave it alone */
+	uint8_t host_prefix;   /* prefix length of host_ip */
+	uint16_t mtu;
+};
+/* Creates the TAP (IFF_TAP|IFF_NO_PI) when it does not exist and brings the
+ * kernel side up with host_ip; attaches when it exists. The device is
+ * removed at close only when this call created it. */
+struct link *link_tap_open(const struct tap_params *tp, int *err, char *errbuf, size_t errlen);
+
+/* Two ends joined in memory: what one sends, the other receives. Each end
+ * may be driven by its own thread. mtu: IP MTU of both ends. */
+int link_memlink_pair(uint16_t mtu, unsigned depth, struct link **a, struct link **b);
+
+/* Impairment, seeded and reproducible; each direction has its own set. */
+struct impair_dir {
+	uint32_t loss_ppm;       /* parts per million */
+	uint32_t dup_ppm;
+	uint32_t reorder_ppm;    /* a reordered frame is held back behind the next ones */
+	uint32_t corrupt_ppm;    /* one byte flipped past the Ethernet header */
+	uint32_t delay_us;
+	uint32_t jitter_us;
+	uint64_t rate_bps;       /* 0: unlimited */
+};
+struct impair_spec {
+	struct impair_dir tx, rx; /* tx: stack -> wire, rx: wire -> stack */
+	uint64_t seed;
+};
+/* Parses "loss=5%,delay=20ms,reorder=5%,seed=7" (keys: loss dup reorder
+ * corrupt delay jitter rate seed; a key prefixed tx- or rx- sets one
+ * direction only). 0, or -EINVAL with a message in errbuf. */
+int impair_parse(const char *text, struct impair_spec *spec, char *errbuf, size_t errlen);
+/* Wraps inner (owned from then on). */
+struct link *link_impair_wrap(struct link *inner, const struct impair_spec *spec, int *err);
+
+/* Writes every frame, both directions, to a pcap file (libpcap dump API). */
+struct link *link_pcap_wrap(struct link *inner, const char *path, int *err, char *errbuf,
+                            size_t errlen);
+
+#endif
