@@ -6,6 +6,7 @@
 #ifndef USTACK_LINK_LINK_H
 #define USTACK_LINK_LINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/pkt.h"
@@ -34,6 +35,7 @@ struct link {
 	uint8_t mac[6];        /* suggested MAC of the stack side, if the link has one */
 	uint16_t mtu;
 	uint64_t rx_frames, tx_frames, tx_drops;
+	uint64_t rx_drops;     /* got but not delivered (too big, impaired away) */
 };
 
 static inline unsigned link_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt **pkts,
@@ -94,12 +96,22 @@ struct impair_spec {
 };
 /* Parses "loss=5%,delay=20ms,reorder=5%,seed=7" (keys: loss dup reorder
  * corrupt delay jitter rate seed; a key prefixed tx- or rx- sets one
- * direction only). 0, or -EINVAL with a message in errbuf. */
+ * direction only). Percentages take decimals ("0.1%"), times a unit (us ms
+ * s), rates bit kbit mbit gbit. Jitter spreads the delay without
+ * reordering. 0, or -EINVAL with a message naming the key or value in
+ * errbuf. spec is zeroed first. */
 int impair_parse(const char *text, struct impair_spec *spec, char *errbuf, size_t errlen);
-/* Wraps inner (owned from then on). */
+/* Wraps inner (owned from then on; on failure it stays the caller's). */
 struct link *link_impair_wrap(struct link *inner, const struct impair_spec *spec, int *err);
+/* Writes the impairment counters of the first impairment wrapper found in l
+ * (l itself or under a pcap tee), one line per direction:
+ * "impair tx: dropped=N duplicated=N reordered=N corrupted=N delayed=N".
+ * Returns what snprintf would, or -ENOENT when l has no impairment. */
+int impair_stats(struct link *l, char *buf, size_t len);
 
-/* Writes every frame, both directions, to a pcap file (libpcap dump API). */
+/* Writes every frame, both directions, to a pcap file (libpcap dump API),
+ * timestamped with `now`. Owns inner on success; on failure it stays the
+ * caller's. */
 struct link *link_pcap_wrap(struct link *inner, const char *path, int *err, char *errbuf,
                             size_t errlen);
 
