@@ -39,10 +39,13 @@ struct frag_datagram;
 
 struct ipv4_state {
 	uint16_t next_id;
-	struct frag_datagram *frags;  /* reassemblies in flight */
+	struct frag_datagram *frags;  /* reassemblies in flight, oldest first */
+	struct frag_datagram *frag_tail;
+	struct frag_datagram *frag_free;  /* unused descriptors */
+	struct frag_datagram *frag_slab;  /* frag_max_datagrams of them */
 	uint32_t frag_count;
-	uint32_t frag_mem;            /* bytes held */
-	struct timer frag_timer;
+	uint32_t frag_mem;            /* bytes held (whole buffers, not payload) */
+	struct timer frag_timer;      /* armed for the oldest reassembly's deadline */
 };
 
 int ipv4_init(struct ust_stack *stk);
@@ -50,7 +53,9 @@ void ipv4_fini(struct ust_stack *stk);
 void ipv4_input(struct ust_stack *stk, struct pkt *p);  /* p->data at the IP header */
 /* p->data at the transport header; prepends the IP header, routes, hands the
  * packet to ARP. src 0 means the stack's address. Consumes p. Returns 0 or a
- * negative errno (-EHOSTUNREACH, -EMSGSIZE, -ENOBUFS). */
+ * negative errno (-EHOSTUNREACH, -EMSGSIZE, -ENOBUFS). p may be a chain
+ * through p->next (a datagram larger than one buffer, up to 65515 bytes);
+ * a datagram larger than the MTU leaves in fragments (RFC 791 3.2). */
 int ip_output(struct ust_stack *stk, struct pkt *p, uint32_t src, uint32_t dst, uint8_t proto);
 /* Whether dst is this stack's address (or broadcast we accept). */
 int ipv4_is_local(const struct ust_stack *stk, uint32_t dst);

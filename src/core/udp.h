@@ -31,14 +31,18 @@ struct udp_table {
 
 void udp_init(struct ust_stack *stk);
 void udp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip);
-/* 0 or -EADDRINUSE / -EINVAL. port 0 picks an ephemeral port. */
+/* 0 or -EADDRINUSE / -EINVAL / -EADDRNOTAVAIL (addr not ours). port 0
+ * picks an ephemeral port (49152..65535). pcb->rcvbuf 0 takes the default. */
 int udp_bind(struct ust_stack *stk, struct udp_pcb *pcb, uint32_t addr, uint16_t port);
 void udp_unbind(struct ust_stack *stk, struct udp_pcb *pcb);
-/* Sends len bytes to dst:dport (host order). 0 or a negative errno. */
+/* Sends len bytes (up to 65507, fragmented past the MTU) to dst:dport (host
+ * order); binds an ephemeral port first if needed. 0 or a negative errno. */
 int udp_sendto(struct ust_stack *stk, struct udp_pcb *pcb, uint32_t dst, uint16_t dport,
                const void *data, size_t len);
 /* Removes the oldest datagram: p->data at the payload, source address and
- * port in *src / *sport. NULL when empty. The caller frees it. */
+ * port in *src / *sport. NULL when empty. A datagram larger than one buffer
+ * (reassembled from fragments) comes as a chain through p->next: the caller
+ * reads every buffer of it and frees it with pkt_free_chain. */
 struct pkt *udp_recv(struct udp_pcb *pcb, uint32_t *src, uint16_t *sport);
 
 #endif
