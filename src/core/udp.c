@@ -26,7 +26,7 @@ static uint32_t udp_bucket(uint16_t port) { return port & (UDP_HASH_SIZE - 1); }
 void udp_init(struct ust_stack *stk)
 {
 	const uint8_t *m = stk->cfg.mac;
-	uint32_t seed = (uint32_t)(m[2] << 24 | m[3] << 16 | m[4] << 8 | m[5]) ^ stk->cfg.ip;
+	uint32_t seed = ((uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 | (uint32_t)m[4] << 8 | m[5]) ^ stk->cfg.ip;
 
 	memset(&stk->udp, 0, sizeof(stk->udp));
 	/* A per-stack starting point makes ports hard to guess (RFC 6056 3.2

@@ -57,7 +57,8 @@ wait_for() {
 
 # Starts `ustack up` in the namespace; extra VAR=value pairs go to its env.
 ustack_up() {
-	in_ns env "$@" "$USTACK" up >"$WORK/ustack.log" 2>&1 &
+	# Not through in_ns: `$!` must be ustack's own PID, not a subshell's.
+	ip netns exec "$NS" env "$@" "$USTACK" up >"$WORK/ustack.log" 2>&1 &
 	USTACK_PID=$!
 	wait_for "ustack up" 100 in_ns "$USTACK" stat
 	wait_for "TAP $USTACK_TAP up" 50 in_ns ip -o addr show dev "$USTACK_TAP"

@@ -1,0 +1,454 @@
+/* The stack thread and the process's runtime. One mutex per stack protects
+ * the core: the stack thread holds it while it moves one burst through
+ * link -> core -> link; application threads hold it for a socket call. The
+ * thread sleeps in ppoll on the link fd and an eventfd until the earlier of
+ * the core's and the link's deadlines: no spinning. */
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Rounds of rx bursts per wake-up before timers and tx get their turn. */
+#define RX_ROUNDS 8
+
+uint64_t rt_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void rt_kick(struct ust_runtime *rt)
+{
+	uint64_t one = 1;
+
+	if (rt->kicked)
+		return;
+	rt->kicked = true;
+	/* Cannot fail short of a counter overflow; the flag batches the writes. */
+	if (write(rt->evfd, &one, sizeof(one)) < 0)
+		rt->kicked = false;
+}
+
+void rt_wake(struct ust_runtime *rt, uint32_t id)
+{
+	uint32_t b = id % RT_WQ_BUCKETS;
+
+	if (rt->in_pass)
+		rt->wake_pending[b / 64] |= 1ull << (b % 64);
+	else
+		pthread_cond_broadcast(&rt->wq[b]);
+}
+
+static void flush_wakes(struct ust_runtime *rt)
+{
+	for (unsigned w = 0; w < RT_WQ_BUCKETS / 64; w++) {
+		while (rt->wake_pending[w]) {
+			unsigned bit = (unsigned)__builtin_ctzll(rt->wake_pending[w]);
+
+			rt->wake_pending[w] &= rt->wake_pending[w] - 1;
+			pthread_cond_broadcast(&rt->wq[w * 64 + bit]);
+		}
+	}
+}
+
+int rt_wait(struct ust_runtime *rt, uint32_t id, uint64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline == UINT64_MAX) {
+		pthread_cond_wait(&rt->wq[id % RT_WQ_BUCKETS], &rt->lock);
+		return 0;
+	}
+	/* The condvars wait on CLOCK_MONOTONIC, the clock of rt_now_us. */
+	ts.tv_sec = (time_t)(deadline / 1000000u);
+	ts.tv_nsec = (long)(deadline % 1000000u) * 1000;
+	return pthread_cond_timedwait(&rt->wq[id % RT_WQ_BUCKETS], &rt->lock, &ts);
+}
+
+/* Hands every frame the core queued to the link. Under rt->lock: the link
+ * frees sent frames into the stack's pool, which is not thread-safe. */
+static void flush_tx(struct ust_runtime *rt, uint64_t now)
+{
+	struct pkt *v[RT_BURST];
+	unsigned n, sent;
+	bool did = false;
+
+	while ((n = stk_tx_take(rt->stk, v, RT_BURST)) > 0) {
+		sent = link_tx_burst(rt->link, v, n, now);
+		if (sent < n)
+			rt->stk->cnt[CNT_drop_link_tx] += n - sent;
+		did = true;
+	}
+	if (did) {
+		rt->tx_gen++;
+		if (rt->txspace_waiters)
+			pthread_cond_broadcast(&rt->txspace);
+	}
+}
+
+/* One pass: receive, run timers, send; *got counts the frames received.
+ * Returns whether the pool ran dry (then the link fd is left out of the
+ * poll set until buffers come back, else a readable fd we cannot drain
+ * would spin the thread). */
+static bool stack_pass(struct ust_runtime *rt, uint64_t now, unsigned *got)
+{
+	struct pkt *v[RT_BURST];
+	unsigned n = 0;
+
+	*got = 0;
+	rt->in_pass = true;
+	for (int round = 0; round < RX_ROUNDS; round++) {
+		n = link_rx_burst(rt->link, &rt->stk->pool, v, RT_BURST, now);
+		if (!n)
+			break;
+		*got += n;
+		stk_rx_burst(rt->stk, v, n, now);
+		flush_tx(rt, now);
+		if (n < RT_BURST)
+			break;
+	}
+	stk_run_timers(rt->stk, now);
+	/* A link with held frames (impairment delay) releases them on a call. */
+	if (link_next_deadline(rt->link) <= now)
+		link_tx_burst(rt->link, v, 0, now);
+	flush_tx(rt, now);
+	rt->in_pass = false;
+	flush_wakes(rt);
+	return rt->stk->pool.nfree == 0;
+}
+
+static uint64_t next_deadline(struct ust_runtime *rt)
+{
+	uint64_t a = stk_next_deadline(rt->stk);
+	uint64_t b = link_next_deadline(rt->link);
+
+	return a < b ? a : b;
+}
+
+static void *stack_thread(void *arg)
+{
+	struct ust_runtime *rt = arg;
+	struct pollfd pfd[2];
+	struct timespec ts, *tsp;
+	uint64_t now, dl, buf;
+	unsigned idle_zero = 0, got;
+	bool starved;
+
+	pthread_mutex_lock(&rt->lock);
+	while (!rt->stop) {
+		now = rt_now_us();
+		starved = stack_pass(rt, now, &got);
+		dl = next_deadline(rt);
+		now = rt_now_us();
+		pfd[0].fd = starved ? -1 : link_fd(rt->link);
+		pfd[0].events = POLLIN;
+		pfd[1].fd = rt->evfd;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		rt->rx_starved = starved;
+		tsp = NULL;
+		if (dl != UINT64_MAX) {
+			uint64_t wait = dl > now ? dl - now : 0;
+			/* A deadline that stays in the past while passes find
+			 * nothing to do would spin us: after two such passes
+			 * sleep one timer tick. */
+			idle_zero = wait || got ? 0 : idle_zero + 1;
+			if (idle_zero > 2)
+				wait = TIMER_TICK_US;
+			ts.tv_sec = (time_t)(wait / 1000000u);
+			ts.tv_nsec = (long)(wait % 1000000u) * 1000;
+			tsp = &ts;
+		}
+		pthread_mutex_unlock(&rt->lock);
+		if (ppoll(pfd, 2, tsp, NULL) > 0 && (pfd[1].revents & POLLIN)) {
+			if (read(rt->evfd, &buf, sizeof(buf)) < 0)
+				buf = 0;
+		}
+		pthread_mutex_lock(&rt->lock);
+		if (pfd[1].revents & POLLIN)
+			rt->kicked = false;
+	}
+	pthread_mutex_unlock(&rt->lock);
+	return NULL;
+}
+
+/* Threads of the runtime take no signals: they belong to the application. */
+int rt_spawn(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static int rt_alloc_sync(struct ust_runtime *rt)
+{
+	pthread_condattr_t ca;
+
+	if (pthread_mutex_init(&rt->lock, NULL))
+		return ENOMEM;
+	pthread_condattr_init(&ca);
+	/* SO_RCVTIMEO and friends will wait with pthread_cond_timedwait. */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	for (unsigned i = 0; i < RT_WQ_BUCKETS; i++)
+		pthread_cond_init(&rt->wq[i], &ca);
+	pthread_cond_init(&rt->txspace, &ca);
+	pthread_condattr_destroy(&ca);
+	return 0;
+}
+
+static void rt_free(struct ust_runtime *rt)
+{
+	for (unsigned i = 0; i < RT_WQ_BUCKETS; i++)
+		pthread_cond_destroy(&rt->wq[i]);
+	pthread_cond_destroy(&rt->txspace);
+	pthread_mutex_destroy(&rt->lock);
+	free(rt);
+}
+
+struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, int *err)
+{
+	struct ust_runtime *rt = calloc(1, sizeof(*rt));
+	int e = 0;
+
+	if (!rt || rt_alloc_sync(rt)) {
+		free(rt);
+		link_close(link);
+		*err = ENOMEM;
+		return NULL;
+	}
+	rt->cfg = *rcfg;
+	rt->link = link;
+	rt->refs = 1;
+	rt->ctl_fd = -1;
+	rt->ctl_evfd = -1;
+	rt->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (rt->evfd < 0) {
+		e = errno;
+		goto fail;
+	}
+	rt->stk = stk_create(&rcfg->stk, rt_now_us(), &e);
+	if (!rt->stk) {
+		e = e < 0 ? -e : (e ? e : ENOMEM);
+		goto fail;
+	}
+	rt->stk->hooks.sock_event = rt_sock_event;
+	rt->stk->hooks.ctx = rt;
+	e = rt_spawn(&rt->thread, stack_thread, rt);
+	if (e)
+		goto fail;
+	rt->thread_started = true;
+	return rt;
+fail:
+	if (rt->stk)
+		stk_destroy(rt->stk);
+	if (rt->evfd >= 0)
+		close(rt->evfd);
+	link_close(link);
+	rt_free(rt);
+	*err = e;
+	return NULL;
+}
+
+void rt_stop(struct ust_runtime *rt)
+{
+	rt_ctl_stop(rt);
+	rt_close_all(rt);
+	pthread_mutex_lock(&rt->lock);
+	rt->stop = true;
+	rt_kick(rt);
+	pthread_mutex_unlock(&rt->lock);
+	if (rt->thread_started)
+		pthread_join(rt->thread, NULL);
+	rt->thread_started = false;
+	pthread_mutex_lock(&rt->lock);
+	/* Frames still queued (a last datagram) get their chance to leave. */
+	flush_tx(rt, rt_now_us());
+	link_close(rt->link);
+	rt->link = NULL;
+	stk_destroy(rt->stk);
+	rt->stk = NULL;
+	/* Senders waiting for buffers see stk == NULL and give up. */
+	pthread_cond_broadcast(&rt->txspace);
+	close(rt->evfd);
+	rt->evfd = -1;
+	pthread_mutex_unlock(&rt->lock);
+}
+
+void rt_put(struct ust_runtime *rt)
+{
+	unsigned left;
+
+	pthread_mutex_lock(&rt->lock);
+	left = --rt->refs;
+	pthread_mutex_unlock(&rt->lock);
+	if (!left)
+		rt_free(rt);
+}
+
+/* --- the process's runtime --- */
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(struct ust_runtime *) g_rt;  /* atomic for ust_fini from atexit */
+static bool g_tried;        /* the implicit init ran (or ust_init did) */
+static int g_err;           /* its error, kept for every later call */
+static bool g_atexit;
+
+static struct link *open_link(const struct rt_config *c, int *err)
+{
+	struct tap_params tp = {
+		.name = c->tap,
+		.host_ip = c->host_ip,
+		.host_prefix = c->host_prefix,
+		.mtu = c->stk.mtu,
+	};
+	char msg[256] = "";
+	struct link *l, *w;
+
+	l = link_tap_open(&tp, err, msg, sizeof(msg));
+	if (!l) {
+		fprintf(stderr, "ustack: TAP %s: %s\n", c->tap, msg[0] ? msg : strerror(-*err));
+		return NULL;
+	}
+	/* pcap sits next to the TAP so the capture shows the wire, after any
+	 * impairment of what we send and before impairment of what we receive.
+	 * A wrapper that fails leaves the inner link to us. */
+	if (c->has_pcap) {
+		msg[0] = '\0';
+		w = link_pcap_wrap(l, c->pcap, err, msg, sizeof(msg));
+		if (!w) {
+			fprintf(stderr, "ustack: USTACK_PCAP=\"%s\": %s\n", c->pcap,
+			        msg[0] ? msg : strerror(-*err));
+			link_close(l);
+			return NULL;
+		}
+		l = w;
+	}
+	if (c->has_impair) {
+		w = link_impair_wrap(l, &c->impair, err);
+		if (!w) {
+			fprintf(stderr, "ustack: USTACK_IMPAIR: %s\n", strerror(-*err));
+			link_close(l);
+			return NULL;
+		}
+		l = w;
+	}
+	return l;
+}
+
+static int global_start(const struct ust_config *cfg)
+{
+	struct rt_config c;
+	struct ust_runtime *rt;
+	struct link *l;
+	char msg[PATH_MAX + 200];
+	char path[sizeof(rt->ctl_path)];
+	int rc, err = 0, ctl_fd = -1;
+
+	rc = rt_config_load(cfg, &c, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", msg);
+		return -rc;
+	}
+	rc = rt_ctl_open(c.tap, &ctl_fd, path, sizeof(path), msg, sizeof(msg));
+	if (rc == -EADDRINUSE) {
+		fprintf(stderr, "%s\n", msg);
+		return EADDRINUSE;
+	}
+	if (rc < 0)
+		fprintf(stderr, "%s\n", msg);  /* the stack runs without `ustack stat` */
+	l = open_link(&c, &err);
+	if (!l) {
+		if (ctl_fd >= 0) {
+			close(ctl_fd);
+			unlink(path);
+		}
+		return err < 0 ? -err : (err ? err : EIO);
+	}
+	rt = rt_start(&c, l, &err);
+	if (!rt) {
+		fprintf(stderr, "ustack: cannot start the stack: %s\n", strerror(err));
+		if (ctl_fd >= 0) {
+			close(ctl_fd);
+			unlink(path);
+		}
+		return err;
+	}
+	if (ctl_fd >= 0 && rt_ctl_start(rt, ctl_fd, path) < 0)
+		fprintf(stderr, "ustack: control socket %s: no thread for it\n", path);
+	atomic_store(&g_rt, rt);
+	if (!g_atexit) {
+		g_atexit = true;
+		atexit(ust_fini);
+	}
+	return 0;
+}
+
+struct ust_runtime *rt_global_get(void)
+{
+	struct ust_runtime *rt;
+	int err;
+
+	pthread_mutex_lock(&g_lock);
+	if (!g_tried) {
+		g_tried = true;
+		g_err = global_start(NULL);
+	}
+	rt = atomic_load(&g_rt);
+	/* After ust_fini the stack stays down until an explicit ust_init. */
+	err = g_err ? g_err : ENETDOWN;
+	if (rt) {
+		pthread_mutex_lock(&rt->lock);
+		rt->refs++;
+		pthread_mutex_unlock(&rt->lock);
+	}
+	pthread_mutex_unlock(&g_lock);
+	if (!rt)
+		errno = err;
+	return rt;
+}
+
+int ust_init(const struct ust_config *cfg)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&g_lock);
+	if (atomic_load(&g_rt)) {
+		err = EALREADY;
+	} else {
+		g_tried = true;
+		err = g_err = global_start(cfg);
+	}
+	pthread_mutex_unlock(&g_lock);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+void ust_fini(void)
+{
+	struct ust_runtime *rt;
+
+	pthread_mutex_lock(&g_lock);
+	rt = atomic_exchange(&g_rt, NULL);
+	if (rt) {
+		rt_stop(rt);
+		rt_put(rt);
+	}
+	pthread_mutex_unlock(&g_lock);
+}

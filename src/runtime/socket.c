@@ -1,0 +1,872 @@
+/* The fd table and the socket calls. The fd table is process-wide (like the
+ * kernel's) so one fd namespace spans every runtime; each socket points to
+ * the runtime it lives on, whose mutex protects its state. Blocking calls
+ * sleep on the runtime's hashed wait queue bucket of the socket's index.
+ *
+ * Lifetime: the table holds one reference to a socket, every call in flight
+ * holds one more; close removes the fd at once (it can be reused) and marks
+ * the socket closed under the stack mutex, so sleepers wake to EBADF. A
+ * socket holds a reference to its runtime. The object is in sock.h.
+ *
+ * fds are fd_base + index, fd_base 1000000 by default (rt_fd_set_base), so
+ * a preload shim tells ustack's fds from the kernel's with one compare. A
+ * freed fd is reused first (LIFO, O(1)) rather than POSIX's lowest-free
+ * rule, which would need a search; nothing relies on the order here. */
+#include "runtime/sock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UDP_MAX_PAYLOAD 65507u  /* 65535 - IP header - UDP header */
+
+/* --- the fd table: chunks of pointers, allocated as the table grows, so a
+ * lookup never sees memory move --- */
+
+#define CHUNK_BITS 12u
+#define CHUNK_SIZE (1u << CHUNK_BITS)
+#define NCHUNKS (RT_FD_MAX / CHUNK_SIZE)
+
+static pthread_mutex_t fd_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rt_sock **fd_chunk[NCHUNKS];
+static uint32_t fd_next;         /* indices below this were handed out once */
+static uint32_t *fd_free;        /* stack of released indices */
+static uint32_t fd_nfree, fd_free_cap;
+static uint32_t fd_open;
+static int fd_base = RT_FD_BASE_DEFAULT;
+
+int rt_fd_set_base(int base)
+{
+	int rc = 0;
+
+	if (base < 3 || base > INT_MAX - (int)RT_FD_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&fd_lock);
+	if (fd_open)
+		rc = -EBUSY;
+	else
+		fd_base = base;
+	pthread_mutex_unlock(&fd_lock);
+	return rc;
+}
+
+int rt_fd_base(void)
+{
+	return fd_base;
+}
+
+bool rt_fd_is_ours(int fd)
+{
+	return fd >= fd_base && (uint32_t)(fd - fd_base) < RT_FD_MAX;
+}
+
+/* Under fd_lock. -EMFILE when the table is full, -ENOMEM. */
+static int fd_alloc(struct rt_sock *s)
+{
+	uint32_t i;
+
+	if (fd_nfree) {
+		i = fd_free[--fd_nfree];
+	} else {
+		if (fd_next >= RT_FD_MAX)
+			return -EMFILE;
+		if (!fd_chunk[fd_next >> CHUNK_BITS]) {
+			fd_chunk[fd_next >> CHUNK_BITS] = calloc(CHUNK_SIZE, sizeof(struct rt_sock *));
+			if (!fd_chunk[fd_next >> CHUNK_BITS])
+				return -ENOMEM;
+		}
+		i = fd_next++;
+	}
+	fd_chunk[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)] = s;
+	s->idx = i;
+	fd_open++;
+	return fd_base + (int)i;
+}
+
+/* Under fd_lock. An index that cannot be remembered is simply not reused. */
+static void fd_release(uint32_t i)
+{
+	fd_chunk[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)] = NULL;
+	fd_open--;
+	if (fd_nfree == fd_free_cap) {
+		uint32_t cap = fd_free_cap ? fd_free_cap * 2 : 1024;
+		uint32_t *n = realloc(fd_free, cap * sizeof(*n));
+		if (!n)
+			return;
+		fd_free = n;
+		fd_free_cap = cap;
+	}
+	fd_free[fd_nfree++] = i;
+}
+
+/* Under fd_lock. */
+static struct rt_sock *fd_slot(uint32_t i)
+{
+	struct rt_sock **c = i < fd_next ? fd_chunk[i >> CHUNK_BITS] : NULL;
+
+	return c ? c[i & (CHUNK_SIZE - 1)] : NULL;
+}
+
+void rt_sock_put(struct rt_sock *s)
+{
+	struct ust_runtime *rt;
+
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	rt = s->rt;
+	free(s);
+	rt_put(rt);
+}
+
+/* The socket behind fd with a reference, or NULL with errno = EBADF. */
+struct rt_sock *rt_sock_get(int fd)
+{
+	struct rt_sock *s = NULL;
+
+	if (rt_fd_is_ours(fd)) {
+		pthread_mutex_lock(&fd_lock);
+		s = fd_slot((uint32_t)(fd - fd_base));
+		if (s)
+			atomic_fetch_add(&s->refs, 1);
+		pthread_mutex_unlock(&fd_lock);
+	}
+	if (!s)
+		errno = EBADF;
+	return s;
+}
+
+int rt_fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* Puts s and returns -1 with errno = err, or rc when err is 0. */
+int rt_done(struct rt_sock *s, int err, int rc)
+{
+	rt_sock_put(s);
+	return err ? rt_fail(err) : rc;
+}
+
+/* --- readiness --- */
+
+void rt_sock_event(void *ctx, void *app, uint32_t events)
+{
+	struct ust_runtime *rt = ctx;
+	struct rt_sock *s = app;
+
+	(void)events;
+	/* No syscall when nobody sleeps on the socket. */
+	if (s && s->waiters)
+		rt_wake(rt, s->idx);
+}
+
+unsigned rt_sock_waiters(int fd)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	unsigned n;
+
+	if (!s)
+		return 0;
+	pthread_mutex_lock(&s->rt->lock);
+	n = s->waiters;
+	pthread_mutex_unlock(&s->rt->lock);
+	rt_sock_put(s);
+	return n;
+}
+
+uint64_t rt_deadline(uint64_t timeo_us)
+{
+	return timeo_us ? rt_now_us() + timeo_us : UINT64_MAX;
+}
+
+int rt_sock_wait(struct rt_sock *s, uint64_t deadline)
+{
+	int rc;
+
+	s->waiters++;
+	rc = rt_wait(s->rt, s->idx, deadline);
+	s->waiters--;
+	return rc == ETIMEDOUT ? EAGAIN : 0;
+}
+
+/* --- socket creation and close --- */
+
+/* Linux's checks, in Linux's order (__sock_create, inet_create). */
+static int check_type(int domain, int type, int protocol, int *base)
+{
+	if (type & ~(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return EINVAL;
+	*base = type & 0xf;
+	if (*base >= 11 || *base == 0)
+		return EINVAL;  /* SOCK_MAX */
+	if (domain != AF_INET)
+		return EAFNOSUPPORT;
+	switch (*base) {
+	case SOCK_DGRAM:
+		return protocol == 0 || protocol == IPPROTO_UDP ? 0 : EPROTONOSUPPORT;
+	case SOCK_STREAM:
+		return EPROTONOSUPPORT;  /* TCP: accept protocol 0 / IPPROTO_TCP here */
+	default:
+		return ESOCKTNOSUPPORT;
+	}
+}
+
+int rt_socket(struct ust_runtime *rt, int domain, int type, int protocol)
+{
+	struct rt_sock *s;
+	int base, err, fd;
+
+	err = check_type(domain, type, protocol, &base);
+	if (err)
+		return rt_fail(err);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return rt_fail(ENOMEM);
+	atomic_init(&s->refs, 1);
+	s->rt = rt;
+	s->type = base;
+	s->nonblock = (type & SOCK_NONBLOCK) != 0;
+	s->cloexec = (type & SOCK_CLOEXEC) != 0;
+	pthread_mutex_lock(&rt->lock);
+	if (!rt->stk) {
+		pthread_mutex_unlock(&rt->lock);
+		free(s);
+		return rt_fail(ENETDOWN);
+	}
+	rt->refs++;
+	s->u.udp.rcvbuf = rt->stk->cfg.udp_rcvbuf;
+	s->u.udp.app = s;
+	pthread_mutex_unlock(&rt->lock);
+
+	pthread_mutex_lock(&fd_lock);
+	fd = fd_alloc(s);
+	pthread_mutex_unlock(&fd_lock);
+	if (fd < 0) {
+		rt_sock_put(s);
+		return rt_fail(-fd);
+	}
+	return fd;
+}
+
+int ust_socket(int domain, int type, int protocol)
+{
+	struct ust_runtime *rt;
+	int base, err, fd;
+
+	/* Argument errors win over a stack that cannot start, as for a kernel
+	 * socket whose arguments are checked before anything is allocated. */
+	err = check_type(domain, type, protocol, &base);
+	if (err)
+		return rt_fail(err);
+	rt = rt_global_get();
+	if (!rt)
+		return -1;
+	fd = rt_socket(rt, domain, type, protocol);
+	err = errno;
+	rt_put(rt);
+	errno = err;
+	return fd;
+}
+
+/* Detaches s from the core and wakes its sleepers. Under rt->lock. */
+static void sock_shut(struct rt_sock *s)
+{
+	struct ust_runtime *rt = s->rt;
+	uint32_t src;
+	uint16_t port;
+	struct pkt *p;
+
+	if (s->closed)
+		return;
+	s->closed = true;
+	pkt_free_chain(s->peek);
+	s->peek = NULL;
+	if (s->bound && rt->stk) {
+		while ((p = udp_recv(&s->u.udp, &src, &port)))
+			pkt_free_chain(p);
+		udp_unbind(rt->stk, &s->u.udp);
+		if (rt->rx_starved)
+			rt_kick(rt);
+	}
+	s->bound = false;
+	if (s->waiters)
+		rt_wake(rt, s->idx);
+}
+
+int ust_close(int fd)
+{
+	struct rt_sock *s = NULL;
+
+	if (rt_fd_is_ours(fd)) {
+		pthread_mutex_lock(&fd_lock);
+		s = fd_slot((uint32_t)(fd - fd_base));
+		if (s)
+			fd_release(s->idx);  /* the table's reference is now ours */
+		pthread_mutex_unlock(&fd_lock);
+	}
+	if (!s)
+		return rt_fail(EBADF);
+	pthread_mutex_lock(&s->rt->lock);
+	sock_shut(s);
+	pthread_mutex_unlock(&s->rt->lock);
+	rt_sock_put(s);
+	return 0;
+}
+
+void rt_close_all(struct ust_runtime *rt)
+{
+	struct rt_sock **v = NULL, *s;
+	uint32_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&fd_lock);
+	for (uint32_t i = 0; i < fd_next; i++) {
+		s = fd_slot(i);
+		if (!s || s->rt != rt)
+			continue;
+		if (n == cap) {
+			struct rt_sock **nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
+			if (!nv)
+				break;  /* the rest are shut when their fd is closed */
+			v = nv;
+			cap = cap ? cap * 2 : 64;
+		}
+		fd_release(i);
+		v[n++] = s;
+	}
+	pthread_mutex_unlock(&fd_lock);
+	pthread_mutex_lock(&rt->lock);
+	for (uint32_t i = 0; i < n; i++)
+		sock_shut(v[i]);
+	pthread_mutex_unlock(&rt->lock);
+	for (uint32_t i = 0; i < n; i++)
+		rt_sock_put(v[i]);
+	free(v);
+}
+
+/* --- addresses --- */
+
+/* Reads a sockaddr_in the way inet_bind/udp_sendmsg do. AF_UNSPEC is taken
+ * as AF_INET, as Linux does for compatibility. */
+int rt_get_sin(const struct sockaddr *a, socklen_t len, uint32_t *ip, uint16_t *port)
+{
+	struct sockaddr_in sin;
+
+	if (!a)
+		return EFAULT;
+	if (len < sizeof(sin))
+		return EINVAL;
+	memcpy(&sin, a, sizeof(sin));
+	if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC)
+		return EAFNOSUPPORT;
+	*ip = ntohl(sin.sin_addr.s_addr);
+	*port = ntohs(sin.sin_port);
+	return 0;
+}
+
+/* Copies ip:port out, truncated to *len as the kernel does. */
+int rt_put_sin(struct sockaddr *a, socklen_t *len, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in sin;
+
+	if (!a || !len)
+		return EFAULT;
+	if ((int)*len < 0)
+		return EINVAL;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(ip);
+	sin.sin_port = htons(port);
+	memcpy(a, &sin, *len < sizeof(sin) ? *len : sizeof(sin));
+	*len = sizeof(sin);
+	return 0;
+}
+
+/* Binds to an ephemeral port if not bound yet (Linux's autobind). */
+static int autobind(struct rt_sock *s)
+{
+	int rc;
+
+	if (s->bound)
+		return 0;
+	rc = udp_bind(s->rt->stk, &s->u.udp, 0, 0);
+	if (rc < 0)
+		return -rc;
+	s->bound = true;
+	return 0;
+}
+
+/* Takes the socket's lock; EBADF when it was closed meanwhile. */
+int rt_sock_lock(struct rt_sock *s)
+{
+	pthread_mutex_lock(&s->rt->lock);
+	if (s->closed || !s->rt->stk) {
+		pthread_mutex_unlock(&s->rt->lock);
+		return EBADF;
+	}
+	return 0;
+}
+
+void rt_sock_unlock(struct rt_sock *s)
+{
+	pthread_mutex_unlock(&s->rt->lock);
+}
+
+int ust_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	uint32_t ip;
+	uint16_t port;
+	int err, rc;
+
+	if (!s)
+		return -1;
+	err = rt_get_sin(addr, addrlen, &ip, &port);
+	if (err)
+		return rt_done(s, err, 0);
+	if (((const struct sockaddr_in *)(const void *)addr)->sin_family == AF_UNSPEC && ip)
+		return rt_done(s, EAFNOSUPPORT, 0);  /* inet_bind: AF_UNSPEC only for ANY */
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	if (s->bound) {
+		err = EINVAL;
+	} else if (ip && !ipv4_is_local(s->rt->stk, ip)) {
+		err = EADDRNOTAVAIL;
+	} else {
+		rc = udp_bind(s->rt->stk, &s->u.udp, ip, port);
+		if (rc < 0)
+			err = -rc;
+		else
+			s->bound = true;
+	}
+	rt_sock_unlock(s);
+	return rt_done(s, err, 0);
+}
+
+int ust_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	uint32_t ip;
+	uint16_t port;
+	int err;
+
+	if (!s)
+		return -1;
+	if (!addr)
+		return rt_done(s, EFAULT, 0);
+	if (addrlen >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
+		/* UDP: AF_UNSPEC dissolves the association (connect(2)). */
+		err = rt_sock_lock(s);
+		if (!err) {
+			s->connected = false;
+			s->u.udp.raddr = 0;
+			s->u.udp.rport = 0;
+			rt_sock_unlock(s);
+		}
+		return rt_done(s, err, 0);
+	}
+	err = rt_get_sin(addr, addrlen, &ip, &port);
+	if (err)
+		return rt_done(s, err, 0);
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	err = autobind(s);
+	if (!err) {
+		s->u.udp.raddr = ip;
+		s->u.udp.rport = port;
+		s->connected = true;
+	}
+	rt_sock_unlock(s);
+	return rt_done(s, err, 0);
+}
+
+/* --- data --- */
+
+/* Sends one datagram; waits for buffers when the pool is empty and the
+ * socket blocks, as long as frames are leaving (each tx burst frees some). */
+static int udp_send_locked(struct rt_sock *s, uint32_t ip, uint16_t port, const void *buf,
+                           size_t len, bool nonblock)
+{
+	struct ust_runtime *rt = s->rt;
+	uint64_t gen;
+	int rc;
+
+	for (;;) {
+		rc = udp_sendto(rt->stk, &s->u.udp, ip, port, buf, len);
+		if (rc != -ENOBUFS)
+			break;
+		if (nonblock)
+			return EAGAIN;
+		if (!rt->stk->txq.count)
+			return ENOBUFS;  /* nothing in flight will free a buffer */
+		gen = rt->tx_gen;
+		rt_kick(rt);
+		rt->txspace_waiters++;
+		while (rt->tx_gen == gen && rt->stk && !s->closed)
+			pthread_cond_wait(&rt->txspace, &rt->lock);
+		rt->txspace_waiters--;
+		if (s->closed || !rt->stk)
+			return EBADF;
+	}
+	if (rc < 0)
+		return -rc;
+	rt_kick(rt);
+	return 0;
+}
+
+ssize_t ust_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dest,
+                   socklen_t addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	int err;
+
+	if (!s)
+		return -1;
+	if (!buf && len)
+		return rt_done(s, EFAULT, 0);
+	if (flags & MSG_OOB)
+		return rt_done(s, EOPNOTSUPP, 0);
+	if (dest) {
+		err = rt_get_sin(dest, addrlen, &ip, &port);
+		if (err)
+			return rt_done(s, err, 0);
+		if (!port)
+			return rt_done(s, EINVAL, 0);
+	}
+	if (len > UDP_MAX_PAYLOAD)
+		return rt_done(s, EMSGSIZE, 0);
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	if (s->shut_wr) {
+		err = EPIPE;  /* udp(7): no SIGPIPE for a datagram socket */
+	} else if (!dest) {
+		if (!s->connected)
+			err = EDESTADDRREQ;
+		ip = s->u.udp.raddr;
+		port = s->u.udp.rport;
+	}
+	if (!err)
+		err = autobind(s);
+	if (!err)
+		err = udp_send_locked(s, ip, port, buf, len,
+		                      s->nonblock || (flags & MSG_DONTWAIT));
+	rt_sock_unlock(s);
+	rt_sock_put(s);
+	if (err)
+		return rt_fail(err);
+	return (ssize_t)len;
+}
+
+ssize_t ust_send(int fd, const void *buf, size_t len, int flags)
+{
+	return ust_sendto(fd, buf, len, flags, NULL, 0);
+}
+
+/* The next datagram, waiting for one when the socket blocks: 0, an errno,
+ * or RT_EOF once shutdown(SHUT_RD) left nothing to read. Under lock. */
+#define RT_EOF (-1)
+static int next_datagram(struct rt_sock *s, bool nonblock, struct pkt **p, uint32_t *src,
+                         uint16_t *port)
+{
+	uint64_t deadline = rt_deadline(s->rcvtimeo_us);
+	int err;
+
+	for (;;) {
+		if (s->closed || !s->rt->stk)
+			return EBADF;
+		if (s->peek) {
+			*p = s->peek;
+			*src = s->peek_src;
+			*port = s->peek_port;
+			s->peek = NULL;
+			return 0;
+		}
+		if (s->bound) {
+			*p = udp_recv(&s->u.udp, src, port);
+			if (*p)
+				return 0;
+		}
+		/* udp(7) after SHUT_RD: queued datagrams, then 0 bytes. */
+		if (s->shut_rd)
+			return RT_EOF;
+		if (nonblock)
+			return EAGAIN;
+		err = rt_sock_wait(s, deadline);
+		if (err)
+			return err;
+	}
+}
+
+/* Copies up to len bytes of a datagram (a chain of buffers when it was
+ * reassembled) into buf; returns the datagram's full length. */
+static size_t copy_chain(const struct pkt *p, void *buf, size_t len, size_t *copied)
+{
+	size_t full = 0, n = 0, k;
+
+	for (; p; p = p->next) {
+		full += p->len;
+		k = len - n < p->len ? len - n : p->len;
+		if (k) {
+			memcpy((char *)buf + n, p->data, k);
+			n += k;
+		}
+	}
+	*copied = n;
+	return full;
+}
+
+ssize_t ust_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src_addr,
+                     socklen_t *addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	struct pkt *p = NULL;
+	uint32_t src = 0;
+	uint16_t port = 0;
+	size_t n = 0, full = 0;
+	int err;
+
+	if (!s)
+		return -1;
+	if (!buf && len)
+		return rt_done(s, EFAULT, 0);
+	if (src_addr && !addrlen)
+		return rt_done(s, EFAULT, 0);
+	if (src_addr && (int)*addrlen < 0)
+		return rt_done(s, EINVAL, 0);
+	if (flags & MSG_OOB)
+		return rt_done(s, EOPNOTSUPP, 0);
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	err = next_datagram(s, s->nonblock || (flags & MSG_DONTWAIT), &p, &src, &port);
+	if (err == RT_EOF) {
+		rt_sock_unlock(s);
+		return rt_done(s, 0, 0);
+	}
+	if (!err) {
+		full = copy_chain(p, buf, len, &n);
+		if (flags & MSG_PEEK) {
+			s->peek = p;
+			s->peek_src = src;
+			s->peek_port = port;
+		} else {
+			pkt_free_chain(p);
+			/* A stack thread that ran out of buffers waits for this. */
+			if (s->rt->rx_starved)
+				rt_kick(s->rt);
+		}
+	}
+	rt_sock_unlock(s);
+	if (!err && src_addr)
+		rt_put_sin(src_addr, addrlen, src, port);
+	rt_sock_put(s);
+	if (err)
+		return rt_fail(err);
+	/* MSG_TRUNC: the real length of the datagram (udp(7)). */
+	return (ssize_t)((flags & MSG_TRUNC) ? full : n);
+}
+
+ssize_t ust_recv(int fd, void *buf, size_t len, int flags)
+{
+	return ust_recvfrom(fd, buf, len, flags, NULL, NULL);
+}
+
+int ust_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	int err;
+
+	if (!s)
+		return -1;
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	if (s->bound) {
+		ip = s->u.udp.laddr;
+		port = s->u.udp.lport;
+		/* A connected socket bound to ANY reports the source its route
+		 * picks: with one interface, the stack's address. */
+		if (!ip && s->connected)
+			ip = s->rt->stk->cfg.ip;
+	}
+	rt_sock_unlock(s);
+	return rt_done(s, rt_put_sin(addr, addrlen, ip, port), 0);
+}
+
+int ust_getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	uint32_t ip = 0;
+	uint16_t port = 0;
+	int err;
+
+	if (!s)
+		return -1;
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	if (!s->connected)
+		err = ENOTCONN;
+	ip = s->u.udp.raddr;
+	port = s->u.udp.rport;
+	rt_sock_unlock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	return rt_done(s, rt_put_sin(addr, addrlen, ip, port), 0);
+}
+
+int ust_fcntl(int fd, int cmd, ...)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	va_list ap;
+	long arg = 0;
+	int err, rc = 0;
+
+	if (!s)
+		return -1;
+	if (cmd == F_SETFL || cmd == F_SETFD) {
+		va_start(ap, cmd);
+		arg = va_arg(ap, int);
+		va_end(ap);
+	}
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	switch (cmd) {
+	case F_GETFL:
+		rc = O_RDWR | (s->nonblock ? O_NONBLOCK : 0);
+		break;
+	case F_SETFL:
+		/* Other status flags are ignored, as for a kernel socket. */
+		s->nonblock = (arg & O_NONBLOCK) != 0;
+		break;
+	case F_GETFD:
+		rc = s->cloexec ? FD_CLOEXEC : 0;
+		break;
+	case F_SETFD:
+		s->cloexec = (arg & FD_CLOEXEC) != 0;
+		break;
+	default:
+		err = EINVAL;
+	}
+	rt_sock_unlock(s);
+	return rt_done(s, err, rc);
+}
+
+/* --- connection calls: TCP's; a datagram socket answers as Linux's
+ * inet_dgram_ops do --- */
+
+int ust_listen(int fd, int backlog)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+
+	(void)backlog;
+	if (!s)
+		return -1;
+	/* TCP: if (s->type == SOCK_STREAM) return the TCP listen here. */
+	return rt_done(s, EOPNOTSUPP, 0);
+}
+
+int ust_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+
+	(void)addr;
+	(void)addrlen;
+	if (!s)
+		return -1;
+	/* TCP: if (s->type == SOCK_STREAM) return the TCP accept here. */
+	return rt_done(s, EOPNOTSUPP, 0);
+}
+
+int ust_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+		struct rt_sock *s = rt_sock_get(fd);
+
+		return s ? rt_done(s, EINVAL, 0) : -1;
+	}
+	/* TCP: pass flags on to the new socket. */
+	return ust_accept(fd, addr, addrlen);
+}
+
+int ust_shutdown(int fd, int how)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	int err;
+
+	if (!s)
+		return -1;
+	if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+		return rt_done(s, EINVAL, 0);
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	/* TCP: if (s->type == SOCK_STREAM) the TCP shutdown goes here. */
+	/* inet_shutdown: an unconnected datagram socket is shut all the same
+	 * (its readers wake) and the call reports ENOTCONN. */
+	s->shut_rd |= how != SHUT_WR;
+	s->shut_wr |= how != SHUT_RD;
+	if (s->waiters)
+		rt_wake(s->rt, s->idx);
+	err = s->connected ? 0 : ENOTCONN;
+	rt_sock_unlock(s);
+	return rt_done(s, err, 0);
+}
+
+/* --- stat --- */
+
+static void fmt_ep(char *b, size_t n, uint32_t ip, uint16_t port)
+{
+	snprintf(b, n, "%u.%u.%u.%u:%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255,
+	         port);
+}
+
+static uint32_t chain_len(const struct pkt *p)
+{
+	uint32_t n = 0;
+
+	for (; p; p = p->next)
+		n += p->len;
+	return n;
+}
+
+void rt_stat_sockets(struct ust_runtime *rt, FILE *out)
+{
+	struct rt_sock *s;
+	char l[32], r[32];
+	unsigned n = 0;
+
+	/* Lock order is fd_lock then rt->lock, here only; the socket calls
+	 * never hold both, so this cannot deadlock. */
+	pthread_mutex_lock(&fd_lock);
+	pthread_mutex_lock(&rt->lock);
+	fprintf(out, "sockets\n");
+	for (uint32_t i = 0; i < fd_next; i++) {
+		s = fd_slot(i);
+		if (!s || s->rt != rt || s->closed)
+			continue;
+		n++;
+		if (s->type != SOCK_DGRAM)
+			continue;  /* TCP prints its own lines here */
+		fmt_ep(l, sizeof(l), s->u.udp.laddr, s->bound ? s->u.udp.lport : 0);
+		fmt_ep(r, sizeof(r), s->u.udp.raddr, s->u.udp.rport);
+		fprintf(out, "  udp fd %d local %s peer %s recv-q %u\n", fd_base + (int)i, l,
+		        s->connected ? r : "*:*", s->u.udp.rx_bytes + chain_len(s->peek));
+	}
+	if (!n)
+		fprintf(out, "  (none)\n");
+	pthread_mutex_unlock(&rt->lock);
+	pthread_mutex_unlock(&fd_lock);
+}
