@@ -23,6 +23,7 @@
 	X(drop_tcp_short) X(drop_tcp_hdr_len) X(drop_tcp_checksum) X(drop_tcp_options) \
 	X(drop_tcp_flags) X(drop_tcp_no_socket) X(drop_tcp_unacceptable) \
 	X(drop_tcp_syn_queue_full) X(drop_tcp_accept_queue_full) X(drop_tcp_ooo_mem) \
+	X(drop_tcp_rcv_mem) \
 	X(tcp_active_opens) X(tcp_passive_opens) X(tcp_retransmits) X(tcp_rst_sent) \
 	X(tcp_rst_rcvd) X(tcp_timeouts) X(tcp_segs_in) X(tcp_segs_out)
 

@@ -1,0 +1,833 @@
+/* TCP input: the one parser (bytes -> struct tcp_seg) and the RFC 9293
+ * state machine, in the order of section 3.10.7 "SEGMENT ARRIVES":
+ * CLOSED (3.10.7.1), LISTEN (3.10.7.2), SYN-SENT (3.10.7.3), and the other
+ * states (3.10.7.4: sequence check, RST, SYN, ACK, text, FIN). A reader
+ * looking for "a FIN in FIN_WAIT_2" finds it in on_fin() below. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/checksum.h"
+#include "core/stack.h"
+#include "core/wire.h"
+#include "tcp/tcp_int.h"
+
+/* --- parsing (RFC 9293 3.1, 3.2; RFC 7323 2, 3) --- */
+
+static int parse_options(const uint8_t *o, size_t n, struct tcp_seg *seg)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t kind = o[i], len;
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || (len = o[i + 1]) < 2 || i + len > n)
+			return -1;
+		switch (kind) {
+		case 2:
+			if (len != 4)
+				return -1;
+			seg->mss = rd16(o + i + 2);
+			break;
+		case 3:
+			if (len != 3)
+				return -1;
+			seg->wscale = o[i + 2] > 14 ? 14 : o[i + 2];  /* RFC 7323 2.3 */
+			break;
+		case 4:
+			if (len != 2)
+				return -1;
+			seg->sack_ok = 1;
+			break;
+		case 8:
+			if (len != 10)
+				return -1;
+			seg->has_ts = 1;
+			seg->tsval = rd32(o + i + 2);
+			seg->tsecr = rd32(o + i + 6);
+			break;
+		default:
+			break;  /* unknown options are skipped by their length */
+		}
+		i += len;
+	}
+	return 0;
+}
+
+int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct tcp_seg *seg)
+{
+	uint32_t sum;
+
+	memset(seg, 0, sizeof(*seg));
+	seg->wscale = 0xff;
+	if (len < TCP_HDR_LEN)
+		return CNT_drop_tcp_short;
+	seg->hdr_len = (uint8_t)((buf[12] >> 4) * 4);
+	if (seg->hdr_len < TCP_HDR_LEN || seg->hdr_len > len)
+		return CNT_drop_tcp_hdr_len;
+	sum = csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)len);
+	if (csum_fold(csum_partial(buf, len, sum)) != 0)
+		return CNT_drop_tcp_checksum;
+	seg->src = src;
+	seg->dst = dst;
+	seg->sport = rd16(buf);
+	seg->dport = rd16(buf + 2);
+	seg->seq = rd32(buf + 4);
+	seg->ack = rd32(buf + 8);
+	seg->flags = buf[13];
+	seg->wnd = rd16(buf + 14);
+	if (seg->sport == 0 || seg->dport == 0)
+		return CNT_drop_tcp_flags;
+	/* SYN with FIN or RST is nonsense; so is a segment with no flag. */
+	if (((seg->flags & TH_SYN) && (seg->flags & (TH_FIN | TH_RST))) ||
+	    !(seg->flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)))
+		return CNT_drop_tcp_flags;
+	if (parse_options(buf + TCP_HDR_LEN, seg->hdr_len - TCP_HDR_LEN, seg))
+		return CNT_drop_tcp_options;
+	seg->data = buf + seg->hdr_len;
+	seg->len = (uint32_t)(len - seg->hdr_len);
+	return 0;
+}
+
+static uint32_t seg_len(const struct tcp_seg *seg)
+{
+	return seg->len + !!(seg->flags & TH_SYN) + !!(seg->flags & TH_FIN);
+}
+
+/* --- helpers --- */
+
+static void ack_now(struct tcb *tcb)
+{
+	tcb->flags |= TF_ACK_NOW;
+}
+
+/* Options of the peer's SYN: MSS (RFC 9293 3.7.1), window scale and
+ * timestamps (RFC 7323), each used only when both sides offered it. */
+static void take_syn_options(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	const struct tcp_config *cfg = &stk->tcp->cfg;
+	uint16_t peer = seg->mss ? seg->mss : TCP_DEFAULT_MSS;
+	uint16_t ours = tcp_mss_for_mtu(stk);
+
+	if (tcb->user_mss && tcb->user_mss < ours)
+		ours = tcb->user_mss;
+	tcb->rcv_mss = ours;
+	tcb->mss = peer < ours ? peer : ours;
+	if (tcb->mss < 64)
+		tcb->mss = 64;
+	if (seg->wscale != 0xff && cfg->wscale) {
+		tcb->flags |= TF_WSCALE;
+		tcb->snd_wscale = seg->wscale;
+	} else {
+		tcb->flags &= ~TF_WSCALE;
+		tcb->snd_wscale = 0;
+		tcb->rcv_wscale = 0;
+	}
+	if (seg->has_ts && cfg->timestamps) {
+		tcb->flags |= TF_TS;
+		tcb->ts_recent = seg->tsval;
+	} else {
+		tcb->flags &= ~TF_TS;
+	}
+}
+
+static uint32_t now_ms(const struct ust_stack *stk)
+{
+	return (uint32_t)(stk->now / 1000);
+}
+
+/* The handshake is complete: windows, RTT, congestion state. */
+static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	tcb->snd_una = seg->ack;
+	if (seq_lt(tcb->snd_nxt, tcb->snd_una))
+		tcb->snd_nxt = tcb->snd_una;
+	/* RFC 7323 2.2: the window of a SYN is never scaled; this one is
+	 * scaled unless it carries SYN. */
+	tcb->snd_wnd = (seg->flags & TH_SYN) ? seg->wnd
+	                                      : (uint32_t)seg->wnd << tcb->snd_wscale;
+	tcb->max_wnd = tcb->snd_wnd;
+	tcb->snd_wl1 = seg->seq;
+	tcb->snd_wl2 = seg->ack;
+	if (tcb->rexmits == 0) {
+		/* Karn: a handshake without retransmission gives a sample. */
+		uint32_t ms = (tcb->flags & TF_TS) && seg->tsecr ? now_ms(stk) - seg->tsecr
+		                                                : now_ms(stk) - tcb->rtt_start_ms;
+		tcp_rtt_sample(tcb, ms * 1000u, &stk->tcp->cfg);
+	}
+	tcb->rexmits = 0;
+	tcb->recover = tcb->iss;  /* RFC 6582 3.2 (1) */
+	tcp_cc_reno.init(tcb);
+	tcp_set_state(stk, tcb, TCPS_ESTABLISHED);
+	tcb->tkind = TK_NONE;
+	tcb->t_main = TIMER_NEVER;
+}
+
+/* --- LISTEN (3.10.7.2) --- */
+
+static void child_inherit(struct tcb *c, const struct tcb *l)
+{
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER);
+	c->sndbuf = l->sndbuf;
+	c->rcvbuf = l->rcvbuf;
+	c->user_mss = l->user_mss;
+	c->keepidle_s = l->keepidle_s;
+	c->keepintvl_s = l->keepintvl_s;
+	c->keepcnt = l->keepcnt;
+	c->linger_s = l->linger_s;
+}
+
+static void listen_input(struct ust_stack *stk, struct tcb *l, const struct tcp_seg *seg)
+{
+	struct tcp_listen *lq = l->lq;
+	struct tcb *c;
+
+	if (seg->flags & TH_RST)
+		return;  /* first: an RST to a listener is ignored */
+	if (seg->flags & TH_ACK) {
+		tcp_reply_rst(stk, seg);  /* second: no ACK is acceptable yet */
+		return;
+	}
+	if (!(seg->flags & TH_SYN)) {
+		stk_count(stk, CNT_drop_tcp_flags);
+		return;
+	}
+	/* Linux: a SYN is dropped while the accept queue is over its backlog,
+	 * and when the SYN queue is full; the client's retransmission comes
+	 * back later. */
+	if (lq->acc_len > lq->backlog) {
+		lq->acc_overflows++;
+		stk_count(stk, CNT_drop_tcp_accept_queue_full);
+		return;
+	}
+	if (lq->syn_len >= (lq->backlog ? lq->backlog : 1)) {
+		lq->syn_overflows++;
+		stk_count(stk, CNT_drop_tcp_syn_queue_full);
+		return;
+	}
+	c = tcp_tcb_alloc(stk);
+	if (!c) {
+		stk_count(stk, CNT_drop_nobuf);
+		return;
+	}
+	child_inherit(c, l);
+	c->laddr = seg->dst;
+	c->lport = seg->dport;
+	c->raddr = seg->src;
+	c->rport = seg->sport;
+	c->flags |= TF_PASSIVE | TF_ORPHAN;
+	if (tcp_ct_insert(stk, c)) {
+		c->lport = 0;
+		tcp_done(stk, c, 0);
+		return;
+	}
+	tcp_port_ref(stk, c->lport);
+	c->parent = l;
+	c->qnext = lq->syn_head;
+	if (c->qnext)
+		c->qnext->qprev = c;
+	lq->syn_head = c;
+	lq->syn_len++;
+	c->irs = seg->seq;
+	c->rcv_nxt = seg->seq + 1;
+	c->rcv_adv = c->rcv_nxt;
+	c->iss = tcp_isn(stk, c, stk->now);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	take_syn_options(stk, c, seg);
+	c->snd_wnd = seg->wnd;
+	c->snd_wl1 = seg->seq;
+	tcp_set_state(stk, c, TCPS_SYN_RCVD);
+	stk_count(stk, CNT_tcp_passive_opens);
+	tcp_send_syn(stk, c);
+	tcp_rearm_rexmit(stk, c);
+}
+
+/* --- SYN-SENT (3.10.7.3) --- */
+
+static void syn_sent_input(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	int ack_ok = 0;
+
+	if (seg->flags & TH_ACK) {
+		if (seq_le(seg->ack, tcb->iss) || seq_gt(seg->ack, tcb->snd_max)) {
+			tcp_reply_rst(stk, seg);  /* not for our SYN */
+			return;
+		}
+		ack_ok = 1;
+	}
+	if (seg->flags & TH_RST) {
+		if (ack_ok) {
+			stk_count(stk, CNT_tcp_rst_rcvd);
+			tcp_done(stk, tcb, ECONNREFUSED);
+		}
+		return;
+	}
+	if (!(seg->flags & TH_SYN))
+		return;
+	tcb->irs = seg->seq;
+	tcb->rcv_nxt = seg->seq + 1;
+	tcb->rcv_adv = tcb->rcv_nxt;
+	take_syn_options(stk, tcb, seg);
+	if (ack_ok) {
+		established(stk, tcb, seg);
+		ack_now(tcb);
+		tcp_output(stk, tcb);
+		tcp_notify(stk, tcb);
+		return;
+	}
+	/* Simultaneous open: SYN-SENT -> SYN-RECEIVED, answer with SYN,ACK
+	 * on our own ISS. */
+	tcb->snd_wnd = seg->wnd;
+	tcb->snd_wl1 = seg->seq;
+	tcp_set_state(stk, tcb, TCPS_SYN_RCVD);
+	tcp_send_syn(stk, tcb);
+}
+
+/* --- the synchronized states (3.10.7.4) --- */
+
+/* First: is the segment acceptable (the table of 3.10.7.4)? */
+static int acceptable(const struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+	uint32_t len = seg_len(seg);
+
+	if (len == 0) {
+		if (wnd == 0)
+			return seg->seq == tcb->rcv_nxt;
+		return seq_in(seg->seq, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
+	}
+	if (wnd == 0)
+		return 0;
+	return seq_in(seg->seq, tcb->rcv_nxt, tcb->rcv_nxt + wnd) ||
+	       seq_in(seg->seq + len - 1, tcb->rcv_nxt, tcb->rcv_nxt + wnd);
+}
+
+/* Second: RST. RFC 5961 3.2: only an exact sequence number resets; one
+ * elsewhere in the window earns a challenge ACK. */
+static int on_rst(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	if (seg->seq != tcb->rcv_nxt) {
+		tcp_send_ack(stk, tcb);
+		return 0;
+	}
+	stk_count(stk, CNT_tcp_rst_rcvd);
+	switch (tcb->state) {
+	case TCPS_SYN_RCVD:
+		/* A passive child goes back to LISTEN, i.e. vanishes; an active
+		 * one (simultaneous open) is refused. */
+		tcp_done(stk, tcb, (tcb->flags & TF_PASSIVE) ? 0 : ECONNREFUSED);
+		return 1;
+	case TCPS_ESTABLISHED:
+	case TCPS_FIN_WAIT_1:
+	case TCPS_FIN_WAIT_2:
+	case TCPS_CLOSE_WAIT:
+		tcp_done(stk, tcb, ECONNRESET);
+		return 1;
+	default:  /* CLOSING, LAST_ACK, TIME_WAIT */
+		tcp_done(stk, tcb, 0);
+		return 1;
+	}
+}
+
+/* SYN_RCVD -> ESTABLISHED for a passive child: onto the accept queue, or,
+ * when it is over the backlog, the ACK is dropped and counted as Linux does;
+ * our SYN-ACK retransmission will draw the ACK again. */
+static int child_complete(struct ust_stack *stk, struct tcb *c)
+{
+	struct tcb *l = c->parent;
+	struct tcp_listen *lq = l->lq;
+
+	if (lq->acc_len > lq->backlog) {
+		lq->acc_overflows++;
+		stk_count(stk, CNT_drop_tcp_accept_queue_full);
+		return -1;
+	}
+	if (c->qprev)
+		c->qprev->qnext = c->qnext;
+	else
+		lq->syn_head = c->qnext;
+	if (c->qnext)
+		c->qnext->qprev = c->qprev;
+	lq->syn_len--;
+	c->qnext = NULL;
+	c->qprev = lq->acc_tail;
+	if (lq->acc_tail)
+		lq->acc_tail->qnext = c;
+	else
+		lq->acc_head = c;
+	lq->acc_tail = c;
+	lq->acc_len++;
+	c->flags |= TF_ACCEPTQ;
+	c->flags &= ~TF_ORPHAN;  /* the listener holds it now */
+	tcp_notify(stk, l);
+	return 0;
+}
+
+/* Fifth, for SYN_RCVD: our SYN acknowledged? */
+static int syn_rcvd_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	if (!seq_gt(seg->ack, tcb->snd_una) || seq_gt(seg->ack, tcb->snd_max)) {
+		tcp_reply_rst(stk, seg);
+		return -1;
+	}
+	if ((tcb->flags & TF_PASSIVE) && tcb->parent && child_complete(stk, tcb))
+		return -1;
+	established(stk, tcb, seg);
+	tcb->snd_wnd = (uint32_t)seg->wnd << tcb->snd_wscale;
+	tcb->max_wnd = tcb->snd_wnd;
+	/* A close() during the handshake (simultaneous open) sends its FIN now. */
+	if (tcb->flags & TF_FIN_QUEUED)
+		tcp_set_state(stk, tcb, TCPS_FIN_WAIT_1);
+	tcp_notify(stk, tcb);
+	return 0;
+}
+
+/* New data (or our FIN) acknowledged: RFC 9293 3.10.7.4 fifth, RFC 6298
+ * (5.2, 5.3) for the timer, RFC 5681 for the window. */
+static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	const struct tcp_config *cfg = &stk->tcp->cfg;
+	uint32_t acked = seg->ack - tcb->snd_una;
+	uint32_t data = acked > tcb->sb.len ? tcb->sb.len : acked;
+	/* Grow cwnd only while it limits the sender (RFC 7661 spirit, as
+	 * Linux's tcp_is_cwnd_limited): an idle or app-limited flow must not
+	 * build a window it never tested. */
+	int cwnd_limited = 2 * (tcb->snd_max - tcb->snd_una) >= tcb->cwnd;
+
+	if (acked > data)
+		tcb->flags |= TF_FIN_ACKED;  /* the sequence number past the data */
+	tcp_sb_consume(tcb, data);
+	tcb->snd_una = seg->ack;
+	if (seq_lt(tcb->snd_nxt, tcb->snd_una))
+		tcb->snd_nxt = tcb->snd_una;
+	/* RTT: timestamps when in use (RFC 7323 4), else the timed sequence
+	 * number, never a retransmitted one (Karn). */
+	if ((tcb->flags & TF_TS) && seg->has_ts && seg->tsecr) {
+		tcp_rtt_sample(tcb, (now_ms(stk) - seg->tsecr) * 1000u, cfg);
+	} else if ((tcb->flags & TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
+		tcp_rtt_sample(tcb, (now_ms(stk) - tcb->rtt_start_ms) * 1000u, cfg);
+		tcb->flags &= ~TF_RTT_TIMING;
+	}
+	tcb->rexmits = 0;
+	if ((tcb->flags & TF_FASTREC) && seq_lt(seg->ack, tcb->recover)) {
+		/* RFC 6582 3.2 (5): a partial ACK; the next hole is lost too.
+		 * Retransmit it at once, deflate by what was acked, stay. */
+		uint32_t mss = tcb->mss;
+		tcb->cwnd = tcb->cwnd > acked ? tcb->cwnd - acked : 0;
+		if (acked >= mss)
+			tcb->cwnd += mss;
+		if (tcb->cwnd < mss)
+			tcb->cwnd = mss;
+		tcp_retransmit_head(stk, tcb);
+	} else if (tcb->flags & TF_FASTREC) {
+		tcb->flags &= ~TF_FASTREC;
+		tcp_cc_reno.on_recovery_end(tcb);  /* full ACK: RFC 6582 (3.2 step 3) */
+		tcb->dupacks = 0;
+	} else {
+		if (cwnd_limited)
+			tcp_cc_reno.on_ack(tcb, acked);
+		tcb->dupacks = 0;
+	}
+	/* Restart the retransmission timer for what remains (5.3). */
+	tcb->tkind = TK_NONE;
+	tcb->t_main = TIMER_NEVER;
+}
+
+/* Three duplicate ACKs: fast retransmit and recovery (RFC 5681 3.2), once
+ * per window: not again for losses below `recover` (RFC 6582 3.2 (2)). */
+static void on_dupack(struct ust_stack *stk, struct tcb *tcb)
+{
+	if (++tcb->dupacks == 3 && !(tcb->flags & TF_FASTREC) &&
+	    seq_gt(tcb->snd_una, tcb->recover)) {
+		tcp_cc_reno.on_dupacks(tcb);
+		tcb->flags |= TF_FASTREC;
+		tcb->recover = tcb->snd_max;
+		tcp_retransmit_head(stk, tcb);
+	} else if (tcb->dupacks > 3 && (tcb->flags & TF_FASTREC)) {
+		tcb->cwnd += tcb->mss;  /* step 4: inflate */
+	}
+}
+
+/* Fifth: the ACK field. Returns -1 when the segment is finished with, -2
+ * when the TCB is done (and perhaps freed). */
+static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	uint32_t wnd;
+
+	if (tcb->state == TCPS_SYN_RCVD && syn_rcvd_ack(stk, tcb, seg))
+		return -1;
+	if (seq_gt(seg->ack, tcb->snd_max)) {
+		ack_now(tcb);  /* acknowledges what we never sent */
+		return -1;
+	}
+	wnd = (uint32_t)seg->wnd << ((tcb->flags & TF_WSCALE) ? tcb->snd_wscale : 0);
+	if (seq_gt(seg->ack, tcb->snd_una)) {
+		ack_advance(stk, tcb, seg);
+	} else if (seg->ack == tcb->snd_una && seg->len == 0 &&
+	           !(seg->flags & (TH_SYN | TH_FIN)) && wnd == tcb->snd_wnd &&
+	           tcb->snd_max != tcb->snd_una) {
+		on_dupack(stk, tcb);
+	}
+	/* Window update, when the segment is newer than the last one that
+	 * set it (SND.WL1/WL2). */
+	if (seq_lt(tcb->snd_wl1, seg->seq) ||
+	    (tcb->snd_wl1 == seg->seq && seq_le(tcb->snd_wl2, seg->ack))) {
+		tcb->snd_wnd = wnd;
+		tcb->snd_wl1 = seg->seq;
+		tcb->snd_wl2 = seg->ack;
+		if (wnd > tcb->max_wnd)
+			tcb->max_wnd = wnd;
+	}
+	if (!(tcb->flags & TF_FIN_ACKED))
+		return 0;
+	/* Our FIN is acknowledged. */
+	switch (tcb->state) {
+	case TCPS_FIN_WAIT_1:
+		tcp_set_state(stk, tcb, TCPS_FIN_WAIT_2);
+		if (tcb->flags & TF_ORPHAN)
+			tcp_set_main(stk, tcb, TK_FIN_WAIT_2,
+			             stk->now + stk->tcp->cfg.fin_wait2_us);
+		break;
+	case TCPS_CLOSING:
+		tcp_set_state(stk, tcb, TCPS_TIME_WAIT);
+		tcp_set_main(stk, tcb, TK_TIME_WAIT, stk->now + stk->tcp->cfg.time_wait_us);
+		break;
+	case TCPS_LAST_ACK:
+		tcp_done(stk, tcb, 0);
+		return -2;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* --- receiving data (seventh) and FIN (eighth) --- */
+
+#define TCP_RB_MIN 512u  /* first receive ring: small messages stay small */
+
+/* Appends in-order bytes to the receive ring; the packet buffer goes back
+ * to the pool at once, so unread data costs its bytes, not a 2 KB buffer.
+ * 0, or -1 when memory is short: the bytes stay unacknowledged and the
+ * peer sends them again. */
+static int rq_put(struct ust_stack *stk, struct tcb *tcb, const uint8_t *d, uint32_t n)
+{
+	if (tcp_ring_put(&tcb->rb, d, n, TCP_RB_MIN)) {
+		stk_count(stk, CNT_drop_tcp_rcv_mem);
+		return -1;
+	}
+	return 0;
+}
+
+/* Eighth: the FIN, once everything before it has arrived. */
+static void on_fin(struct ust_stack *stk, struct tcb *tcb)
+{
+	tcb->rcv_nxt++;
+	tcb->flags |= TF_FIN_RCVD;
+	ack_now(tcb);
+	switch (tcb->state) {
+	case TCPS_SYN_RCVD:
+	case TCPS_ESTABLISHED:
+		/* Held until the application closes (RFC 9293 3.10.4). */
+		tcp_set_state(stk, tcb, TCPS_CLOSE_WAIT);
+		break;
+	case TCPS_FIN_WAIT_1:
+		/* Both closed at once: our FIN is not acknowledged yet. */
+		tcp_set_state(stk, tcb, TCPS_CLOSING);
+		break;
+	case TCPS_FIN_WAIT_2:
+		tcp_set_state(stk, tcb, TCPS_TIME_WAIT);
+		tcp_set_main(stk, tcb, TK_TIME_WAIT, stk->now + stk->tcp->cfg.time_wait_us);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Memory pressure: out-of-order payload is held in packet buffers, which
+ * the link also needs for every frame in. When the pool runs low, such a
+ * segment is dropped (the peer retransmits it later), so that ACKs, FINs
+ * and RSTs still get through instead of the stack stalling. */
+static int rcv_mem_low(const struct ust_stack *stk)
+{
+	const struct pkt_pool *pool = &stk->pool;
+
+	return (uint64_t)pool->nfree * 100 < (uint64_t)pool->size * stk->tcp->cfg.rcv_pool_reserve_pct;
+}
+
+/* Out-of-order segments wait, sorted by sequence number and bounded; the
+ * FIN bit is kept with them (ts bit 0). */
+static int ooo_insert(struct ust_stack *stk, struct tcb *tcb, struct pkt *p, uint32_t seq,
+                      int fin)
+{
+	struct pkt **pp = &tcb->ooo;
+
+	if (tcb->ooo_count >= stk->tcp->cfg.ooo_max_segs) {
+		stk_count(stk, CNT_drop_tcp_ooo_mem);
+		return -1;
+	}
+	while (*pp && seq_lt((*pp)->meta, seq))
+		pp = &(*pp)->next;
+	if (*pp && (*pp)->meta == seq && (*pp)->len >= p->len && ((*pp)->ts & 1) >= (uint64_t)fin)
+		return -1;  /* a duplicate of what is held */
+	p->meta = seq;
+	p->ts = (uint64_t)fin;
+	p->next = *pp;
+	*pp = p;
+	tcb->ooo_count++;
+	return 0;
+}
+
+/* Moves held segments that now touch rcv_nxt into the receive ring. */
+static void ooo_drain(struct ust_stack *stk, struct tcb *tcb)
+{
+	while (tcb->ooo && seq_le(tcb->ooo->meta, tcb->rcv_nxt)) {
+		struct pkt *p = tcb->ooo;
+		uint32_t end = p->meta + p->len;
+		int fin = (int)(p->ts & 1);
+
+		tcb->ooo = p->next;
+		p->next = NULL;
+		tcb->ooo_count--;
+		if (seq_lt(end, tcb->rcv_nxt) || (end == tcb->rcv_nxt && !fin)) {
+			pkt_free(p);
+			continue;
+		}
+		pkt_pull(p, tcb->rcv_nxt - p->meta);
+		if (p->len && rq_put(stk, tcb, p->data, p->len)) {
+			pkt_free(p);
+			break;
+		}
+		tcb->rcv_nxt = end;
+		pkt_free(p);
+		if (fin) {
+			on_fin(stk, tcb);
+			break;
+		}
+	}
+}
+
+/* Seventh and eighth: text and FIN, for the states that take them. The
+ * segment's bytes are already trimmed to the window. Consumes p. Returns 1
+ * when the TCB is done. */
+static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg,
+                    struct pkt *p)
+{
+	int fin = !!(seg->flags & TH_FIN);
+	int takes_data = tcb->state == TCPS_ESTABLISHED || tcb->state == TCPS_FIN_WAIT_1 ||
+	                 tcb->state == TCPS_FIN_WAIT_2;
+
+	if (tcb->flags & TF_FIN_RCVD) {
+		/* CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT: text and a second FIN
+		 * are ignored; a retransmitted FIN is ACKed again. */
+		if (fin || seg->len)
+			ack_now(tcb);
+		if (tcb->state == TCPS_TIME_WAIT && fin)
+			tcp_set_main(stk, tcb, TK_TIME_WAIT, stk->now + stk->tcp->cfg.time_wait_us);
+		pkt_free(p);
+		return 0;
+	}
+	if (!takes_data || (!seg->len && !fin)) {
+		pkt_free(p);
+		return 0;
+	}
+	if (seg->len && (tcb->flags & TF_ORPHAN)) {
+		/* Nobody will read it (RFC 9293 3.10.7.4 seventh leaves this
+		 * open): Linux resets, and so do we, rather than hold it. */
+		pkt_free(p);
+		tcp_send_rst(stk, tcb);
+		tcp_done(stk, tcb, 0);
+		return 1;
+	}
+	if (seg->seq != tcb->rcv_nxt) {
+		/* A hole before it: keep it and send a duplicate ACK at once
+		 * (RFC 5681 4.2) so the sender can fast-retransmit. */
+		ack_now(tcb);
+		if (seg->len && rcv_mem_low(stk)) {
+			stk_count(stk, CNT_drop_tcp_rcv_mem);
+			pkt_free(p);
+			return 0;
+		}
+		/* p holds exactly the payload from here on. */
+		p->data = (uint8_t *)seg->data;
+		p->len = seg->len;
+		if (ooo_insert(stk, tcb, p, seg->seq, fin))
+			pkt_free(p);
+		return 0;
+	}
+	if (seg->len && rq_put(stk, tcb, seg->data, seg->len)) {
+		pkt_free(p);
+		return 0;
+	}
+	tcb->rcv_nxt += seg->len;
+	pkt_free(p);
+	if (tcb->ooo) {
+		ooo_drain(stk, tcb);
+		ack_now(tcb);  /* a hole filled: ACK at once (RFC 5681 4.2) */
+	}
+	if (fin && !(tcb->flags & TF_FIN_RCVD))
+		on_fin(stk, tcb);
+	/* Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): every second full
+	 * segment at once, otherwise within delack_us. */
+	if (seg->len && !(tcb->flags & TF_ACK_NOW)) {
+		if (++tcb->segs_unacked >= 2) {
+			ack_now(tcb);
+		} else if (tcb->t_delack == TIMER_NEVER) {
+			tcb->t_delack = stk->now + stk->tcp->cfg.delack_us;
+			tcp_timer_update(stk, tcb);
+		}
+	}
+	return 0;
+}
+
+/* Trims what lies outside the window: bytes already received at the front
+ * (an old SYN bit counts as one), bytes beyond the window at the back. */
+static void trim_to_window(const struct tcb *tcb, struct tcp_seg *seg)
+{
+	uint32_t wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+
+	if (seq_lt(seg->seq, tcb->rcv_nxt)) {
+		uint32_t d = tcb->rcv_nxt - seg->seq;
+		if (seg->flags & TH_SYN) {
+			seg->flags &= (uint8_t)~TH_SYN;
+			seg->seq++;
+			d--;
+		}
+		if (d > seg->len) {
+			/* All old, the FIN included (it lies before RCV.NXT). */
+			seg->flags &= (uint8_t)~TH_FIN;
+			d = seg->len;
+		}
+		seg->data += d;
+		seg->len -= d;
+		seg->seq += d;
+	}
+	if (seq_gt(seg->seq + seg->len, tcb->rcv_nxt + wnd)) {
+		uint32_t keep = seq_gt(tcb->rcv_nxt + wnd, seg->seq) ? tcb->rcv_nxt + wnd - seg->seq : 0;
+		seg->len = keep;
+		seg->flags &= (uint8_t)~TH_FIN;
+	}
+}
+
+/* Returns 1 when the TCB is done (and perhaps freed). Consumes p. */
+static int sync_input(struct ust_stack *stk, struct tcb *tcb, struct tcp_seg *seg,
+                      struct pkt *p)
+{
+	int rc;
+
+	if (tcb->state == TCPS_SYN_RCVD && (seg->flags & TH_SYN) && seg->seq == tcb->irs) {
+		if (!(seg->flags & TH_ACK)) {
+			/* A retransmitted SYN: our SYN-ACK was lost, again. */
+			tcp_send_syn(stk, tcb);
+			pkt_free(p);
+			return 0;
+		}
+		/* Simultaneous open: the peer's SYN,ACK repeats the SYN we
+		 * already hold; what is new is its ACK (RFC 9293 fig. 8). */
+		seg->flags &= (uint8_t)~TH_SYN;
+		seg->seq++;
+	}
+	/* First: sequence number. An RST is judged by on_rst (RFC 5961). */
+	if (!acceptable(tcb, seg)) {
+		/* Special allowance (3.10.7.4): with a zero window the ACK,
+		 * URG and RST of a segment at RCV.NXT are still processed. */
+		if (!(seg->seq == tcb->rcv_nxt && seg->len)) {
+			stk_count(stk, CNT_drop_tcp_unacceptable);
+			if (!(seg->flags & TH_RST))
+				ack_now(tcb);
+			/* TIME_WAIT: the peer's FIN again; 2*MSL restarts. */
+			if (tcb->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
+				tcp_set_main(stk, tcb, TK_TIME_WAIT,
+				             stk->now + stk->tcp->cfg.time_wait_us);
+			pkt_free(p);
+			return 0;
+		}
+		seg->len = 0;
+		seg->flags &= (uint8_t)~TH_FIN;
+	}
+	trim_to_window(tcb, seg);
+	/* RFC 7323 4.3: remember the timestamp to echo. */
+	if ((tcb->flags & TF_TS) && seg->has_ts && seq_le(seg->seq, tcb->rcv_nxt) &&
+	    seq_ge(seg->tsval, tcb->ts_recent))
+		tcb->ts_recent = seg->tsval;
+	/* Second: RST. */
+	if (seg->flags & TH_RST) {
+		pkt_free(p);
+		return on_rst(stk, tcb, seg);
+	}
+	/* Fourth: a SYN in a synchronized state gets a challenge ACK
+	 * (RFC 5961 4.2, RFC 9293 3.10.7.4). */
+	if (seg->flags & TH_SYN) {
+		ack_now(tcb);
+		pkt_free(p);
+		return 0;
+	}
+	/* Fifth: without ACK the segment is dropped. */
+	rc = (seg->flags & TH_ACK) ? on_ack(stk, tcb, seg) : -1;
+	if (rc) {
+		pkt_free(p);
+		return rc == -2;
+	}
+	if (tcb->tkind == TK_KEEPALIVE) {
+		tcb->probes = 0;  /* the peer is alive: idle time starts again */
+		tcb->t_main = stk->now + (uint64_t)tcb->keepidle_s * 1000000u;
+	}
+	return on_text(stk, tcb, seg, p);
+}
+
+/* TIME_WAIT assassination avoided the Linux way: a new SYN with a higher
+ * sequence number than the old connection's end may reuse the 4-tuple. */
+static int time_wait_reuse(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	if (tcb->state != TCPS_TIME_WAIT || (seg->flags & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN ||
+	    !seq_gt(seg->seq, tcb->rcv_nxt) || !tcp_listener_lookup(stk, seg->dst, seg->dport))
+		return 0;
+	tcp_done(stk, tcb, 0);
+	return 1;
+}
+
+void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip)
+{
+	struct tcp_seg seg;
+	struct tcb *tcb;
+	uint32_t before, rq_before;
+	uint8_t st_before;
+	int rc = tcp_parse(p->data, p->len, ip->src, ip->dst, &seg);
+
+	if (rc) {
+		stk_drop(stk, p, (enum stk_counter)rc);
+		return;
+	}
+	stk_count(stk, CNT_tcp_segs_in);
+	tcb = tcp_ct_lookup(stk, ip->dst, seg.dport, ip->src, seg.sport);
+	if (tcb && time_wait_reuse(stk, tcb, &seg))
+		tcb = NULL;
+	if (!tcb) {
+		struct tcb *l = tcp_listener_lookup(stk, ip->dst, seg.dport);
+		if (l) {
+			listen_input(stk, l, &seg);
+		} else {
+			/* CLOSED (3.10.7.1): everything but an RST gets one. */
+			stk_count(stk, CNT_drop_tcp_no_socket);
+			tcp_reply_rst(stk, &seg);
+		}
+		pkt_free(p);
+		return;
+	}
+	if (tcb->state == TCPS_SYN_SENT) {
+		syn_sent_input(stk, tcb, &seg);
+		pkt_free(p);
+		return;
+	}
+	before = tcp_poll(tcb);
+	rq_before = tcb->rb.len;
+	st_before = tcb->state;
+	if (sync_input(stk, tcb, &seg, p))
+		return;  /* tcp_done has told the application */
+	tcp_output(stk, tcb);
+	if (tcb->rb.len != rq_before || tcb->state != st_before || (tcp_poll(tcb) & ~before))
+		tcp_notify(stk, tcb);
+}

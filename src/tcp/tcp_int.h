@@ -1,0 +1,256 @@
+/* TCP internals shared by tcp.c (tables, API), tcp_input.c (the state
+ * machine), tcp_output.c (segments out) and tcp_timer.c. Not for the runtime. */
+#ifndef USTACK_TCP_TCP_INT_H
+#define USTACK_TCP_TCP_INT_H
+
+#include <stdint.h>
+
+#include "core/pkt.h"
+#include "core/timer.h"
+#include "tcp/tcp.h"
+
+/* --- sequence space (RFC 9293 3.4): modular comparisons, in one place --- */
+
+static inline int seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int seq_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline int seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline int seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+/* lo <= s < hi */
+static inline int seq_in(uint32_t s, uint32_t lo, uint32_t hi)
+{
+	return seq_le(lo, s) && seq_lt(s, hi);
+}
+
+/* --- wire --- */
+
+enum {
+	TH_FIN = 0x01, TH_SYN = 0x02, TH_RST = 0x04, TH_PSH = 0x08,
+	TH_ACK = 0x10, TH_URG = 0x20, TH_ECE = 0x40, TH_CWR = 0x80,
+};
+
+#define TCP_HDR_LEN 20
+#define TCP_DEFAULT_MSS 536  /* RFC 9293 3.7.1: when the peer sends no MSS option */
+
+/* A validated segment: what the state machine sees instead of bytes. */
+struct tcp_seg {
+	uint32_t src, dst;        /* IP addresses, host order */
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint16_t wnd;             /* raw, unscaled */
+	uint8_t flags;
+	uint8_t hdr_len;
+	/* options (RFC 9293 3.2, RFC 7323) */
+	uint16_t mss;             /* 0: absent */
+	uint8_t wscale;           /* 0xff: absent */
+	uint8_t sack_ok;
+	uint8_t has_ts;
+	uint32_t tsval, tsecr;
+	const uint8_t *data;      /* payload */
+	uint32_t len;             /* payload bytes */
+};
+
+/* 0, or the drop counter (enum stk_counter) saying why the bytes are not a
+ * valid TCP segment from src to dst. */
+int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct tcp_seg *seg);
+
+/* --- the TCB --- */
+
+/* tcb->flags */
+enum {
+	TF_REUSEADDR = 1u << 0,
+	TF_KEEPALIVE = 1u << 1,
+	TF_NODELAY = 1u << 2,
+	TF_ORPHAN = 1u << 3,      /* the application closed it; the core frees it */
+	TF_SHUT_RD = 1u << 4,
+	TF_FIN_QUEUED = 1u << 5,  /* SHUT_WR or close: FIN follows the data */
+	TF_FIN_ACKED = 1u << 6,   /* our FIN is acknowledged */
+	TF_FIN_RCVD = 1u << 7,    /* rcv_nxt is past the peer's FIN */
+	TF_PASSIVE = 1u << 8,     /* born from a listener */
+	TF_WSCALE = 1u << 9,      /* RFC 7323 window scaling in use */
+	TF_TS = 1u << 10,         /* RFC 7323 timestamps in use */
+	TF_BOUND = 1u << 11,      /* owns a local port (in the bind hash) */
+	TF_LINGER = 1u << 12,
+	TF_ACK_NOW = 1u << 13,    /* an ACK is owed at the end of this input */
+	TF_RTT_TIMING = 1u << 14, /* rtt_seq is being timed (Karn: never a retransmission) */
+	TF_INQ = 1u << 15,        /* in the connection table */
+	TF_WAS_CONN = 1u << 16,   /* reached a synchronized state once (send: EPIPE not ENOTCONN) */
+	TF_ACCEPTQ = 1u << 17,    /* on its listener's accept queue */
+	TF_FASTREC = 1u << 18,    /* in fast recovery (RFC 5681 3.2) */
+	TF_SHUT_WR = 1u << 19,    /* no more sends: EPIPE (Linux SEND_SHUTDOWN) */
+	TF_HAVE_RTT = 1u << 20,   /* srtt/rttvar hold a measurement */
+};
+
+/* What the main deadline means (one at a time; delayed ACK has its own). */
+enum tcp_tkind {
+	TK_NONE, TK_REXMIT, TK_PERSIST, TK_KEEPALIVE, TK_TIME_WAIT, TK_FIN_WAIT_2,
+};
+
+struct tcp_listen;
+
+/* A byte ring grown on demand (power-of-two capacity), freed when drained:
+ * the send buffer (byte i from SND.UNA) and the receive buffer (bytes in
+ * order, not yet read). Byte i is buf[(head + i) & (cap - 1)]. */
+struct tcp_sbuf {
+	uint8_t *buf;
+	uint32_t cap, head, len;
+};
+
+/* Hot fields first: what every segment touches, then what data transfer
+ * touches, then the rarely used. */
+struct tcb {
+	struct tcb *hnext, **hpprev;  /* connection table, or listener table */
+	uint32_t laddr, raddr;        /* host order */
+	uint16_t lport, rport;
+	uint8_t state;                /* enum tcp_state_id */
+	uint8_t tkind;                /* enum tcp_tkind */
+	uint8_t snd_wscale, rcv_wscale;
+	uint32_t flags;
+
+	/* send sequence space (RFC 9293 3.3.1) */
+	uint32_t snd_una, snd_nxt, snd_max, iss;
+	uint32_t snd_wnd, snd_wl1, snd_wl2;
+	/* receive sequence space */
+	uint32_t rcv_nxt, rcv_adv, irs;
+	uint32_t ts_recent;           /* RFC 7323 4.3 */
+
+	uint16_t mss;                 /* effective send MSS */
+	uint16_t rcv_mss;             /* what we announced */
+	uint8_t dupacks;
+	uint8_t segs_unacked;         /* delayed ACK: full segments not yet acked */
+	uint8_t rexmits;              /* consecutive timeouts (backoff shift) */
+	uint8_t error;                /* pending SO_ERROR, positive errno */
+
+	/* congestion control (RFC 5681) and RTT (RFC 6298) */
+	uint32_t cwnd, ssthresh;
+	uint32_t srtt_us, rttvar_us, rto_us;
+	uint32_t rtt_seq, rtt_start_ms;
+	uint32_t recover;             /* snd_max when fast recovery began */
+	uint32_t max_wnd;             /* largest window the peer offered (SWS) */
+	uint32_t total_retrans;
+
+	struct timer timer;           /* at min(t_main, t_delack) */
+	uint64_t t_main;              /* deadline of tkind */
+	uint64_t t_delack;            /* TIMER_NEVER: none */
+
+	struct tcp_sbuf sb;
+	struct tcp_sbuf rb;           /* received in order, not yet read */
+	struct pkt *ooo;              /* out of order, sorted; meta = seq, ts bit 0 = FIN */
+	uint32_t sndbuf, rcvbuf;
+	void *app;
+
+	/* listener relations: a passive child (TF_PASSIVE) points to its
+	 * listener while on its SYN or accept list (through qnext/qprev); a
+	 * listener is never a child, so its queues share the space */
+	union {
+		struct {
+			struct tcb *parent;
+			struct tcb *qnext, *qprev;
+		};
+		struct tcp_listen *lq;  /* only for LISTEN (never TF_PASSIVE) */
+	};
+	struct tcb *bnext, **bpprev;  /* bind hash: owners of a local port */
+
+	/* rare */
+	uint16_t ooo_count;
+	uint8_t probes;               /* keepalive or zero-window probes unanswered */
+	uint8_t keepcnt;
+	uint16_t user_mss;
+	uint16_t keepidle_s, keepintvl_s;
+	uint8_t linger_s;
+};
+
+struct tcp_listen {
+	struct tcb *syn_head;         /* SYN_RCVD children */
+	struct tcb *acc_head, *acc_tail;
+	uint32_t syn_len, acc_len, backlog;
+	uint64_t syn_overflows, acc_overflows;
+};
+
+/* Connection table: 4-tuple hash that grows by doubling with incremental
+ * migration (a few buckets per operation), so no insert ever rehashes
+ * everything at once. */
+struct tcp_ctable {
+	struct tcb **cur, **old;
+	uint32_t cur_mask, old_mask;
+	uint32_t migrate;             /* old buckets below this are moved */
+	uint64_t count;
+};
+
+#define TCP_LHASH 1024u    /* listener buckets, by port */
+#define TCP_BHASH 4096u    /* bind buckets, by port */
+
+struct tcp_state {
+	struct tcp_config cfg;
+	struct tcp_ctable ct;
+	struct tcb *lhash[TCP_LHASH];
+	struct tcb *bhash[TCP_BHASH];
+	uint32_t *port_users;         /* [65536]: TCBs holding each local port */
+	uint16_t next_ephemeral;
+};
+
+/* --- tcp.c: tables and lifecycle --- */
+struct tcb *tcp_ct_lookup(struct ust_stack *stk, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                          uint16_t rport);
+int tcp_ct_insert(struct ust_stack *stk, struct tcb *tcb);
+void tcp_ct_remove(struct ust_stack *stk, struct tcb *tcb);
+struct tcb *tcp_listener_lookup(struct ust_stack *stk, uint32_t laddr, uint16_t lport);
+struct tcb *tcp_tcb_alloc(struct ust_stack *stk);
+void tcp_port_ref(struct ust_stack *stk, uint16_t port);
+/* Moves tcb to CLOSED: out of the tables, timers stopped, buffers freed;
+ * frees it when the application has let go. err: SO_ERROR to report. */
+void tcp_done(struct ust_stack *stk, struct tcb *tcb, int err);
+void tcp_set_state(struct ust_stack *stk, struct tcb *tcb, int state);
+void tcp_notify(struct ust_stack *stk, struct tcb *tcb);
+uint32_t tcp_isn(const struct ust_stack *stk, const struct tcb *tcb, uint64_t now);
+void tcp_sb_free(struct tcb *tcb);
+/* Rings: append n bytes growing to at least min_cap (0, or -ENOBUFS);
+ * copy n bytes from offset off; drop n bytes from the front (freeing the
+ * memory when empty); free. */
+int tcp_ring_put(struct tcp_sbuf *r, const void *src, uint32_t n, uint32_t min_cap);
+void tcp_ring_copy(const struct tcp_sbuf *r, uint32_t off, void *dst, uint32_t n);
+void tcp_ring_consume(struct tcp_sbuf *r, uint32_t n);
+void tcp_ring_free(struct tcp_sbuf *r);
+uint32_t tcp_sndbuf_free(const struct tcb *tcb);
+
+/* --- tcp_output.c --- */
+void tcp_output(struct ust_stack *stk, struct tcb *tcb);   /* send what may be sent */
+void tcp_send_ack(struct ust_stack *stk, struct tcb *tcb);
+void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb); /* SYN or SYN-ACK at iss */
+void tcp_send_rst(struct ust_stack *stk, struct tcb *tcb); /* <SEQ=SND.NXT><CTL=RST,ACK> */
+/* RST in reply to a segment for no connection (RFC 9293 3.10.7.1). */
+void tcp_reply_rst(struct ust_stack *stk, const struct tcp_seg *seg);
+/* One segment: seq, up to len payload bytes from the send buffer, flags. */
+void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags);
+void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb);
+uint32_t tcp_rcv_window(const struct tcb *tcb);
+void tcp_sb_consume(struct tcb *tcb, uint32_t n);
+uint16_t tcp_mss_for_mtu(const struct ust_stack *stk);
+
+/* --- tcp_timer.c --- */
+void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now);
+void tcp_timer_update(struct ust_stack *stk, struct tcb *tcb);  /* re-arm the wheel */
+void tcp_set_main(struct ust_stack *stk, struct tcb *tcb, enum tcp_tkind kind, uint64_t when);
+void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb);  /* after sends/ACKs */
+void tcp_rtt_sample(struct tcb *tcb, uint32_t rtt_us, const struct tcp_config *cfg);
+uint32_t tcp_rto_backed(const struct tcb *tcb, const struct tcp_config *cfg);
+
+/* --- congestion control ops (RFC 5681 reno now; cubic later) --- */
+struct tcp_cc_ops {
+	const char *name;
+	void (*init)(struct tcb *tcb);
+	void (*on_ack)(struct tcb *tcb, uint32_t acked);   /* new data acknowledged */
+	void (*on_dupacks)(struct tcb *tcb);              /* third duplicate ACK */
+	void (*on_timeout)(struct tcb *tcb);              /* RTO fired */
+	void (*on_recovery_end)(struct tcb *tcb);
+};
+extern const struct tcp_cc_ops tcp_cc_reno;
+
+static inline uint32_t tcp_flight(const struct tcb *tcb) { return tcb->snd_nxt - tcb->snd_una; }
+
+static inline int tcp_synchronized(int state)
+{
+	return state != TCPS_CLOSED && state != TCPS_LISTEN && state != TCPS_SYN_SENT &&
+	       state != TCPS_SYN_RCVD;
+}
+
+#endif

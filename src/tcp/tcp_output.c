@@ -1,0 +1,399 @@
+/* TCP output: building segments (header, options, checksum), deciding what
+ * may be sent now (windows, Nagle, silly-window avoidance, FIN placement),
+ * ACKs and RSTs. */
+#include <errno.h>
+#include <string.h>
+
+#include "core/checksum.h"
+#include "core/stack.h"
+#include "core/wire.h"
+#include "tcp/tcp_int.h"
+
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MSS 2
+#define TCPOPT_WS 3
+#define TCPOPT_SACK_OK 4
+#define TCPOPT_TS 8
+
+/* IP MTU less the IP and TCP headers (RFC 9293 3.7.1), and what a buffer
+ * of the pool can carry. */
+uint16_t tcp_mss_for_mtu(const struct ust_stack *stk)
+{
+	uint32_t mss = stk->cfg.mtu > 40 ? stk->cfg.mtu - 40u : TCP_DEFAULT_MSS;
+	uint32_t cap = PKT_DATA_MAX - ETH_HDR_LEN - IPV4_HDR_LEN - 60;
+
+	return (uint16_t)(mss < cap ? mss : cap);
+}
+
+static uint32_t now_ms(const struct ust_stack *stk)
+{
+	return (uint32_t)(stk->now / 1000);
+}
+
+/* Window scale we announce: the smallest shift that lets the largest
+ * buffer be offered (RFC 7323 2.3). */
+static uint8_t wscale_for(uint32_t buf)
+{
+	uint8_t s = 0;
+
+	while (s < 14 && (buf >> s) > 65535)
+		s++;
+	return s;
+}
+
+uint32_t tcp_rcv_window(const struct tcb *tcb)
+{
+	return tcb->rcvbuf > tcb->rb.len ? tcb->rcvbuf - tcb->rb.len : 0;
+}
+
+/* The window field of the next segment, and the right edge it announces.
+ * Never shrinks the window (RFC 9293 3.8.6.2.1) and moves the edge only by
+ * a full segment or half the buffer (receiver SWS avoidance, 3.8.6.2.2). */
+static uint16_t window_field(struct tcb *tcb, int syn)
+{
+	uint32_t shift = (!syn && (tcb->flags & TF_WSCALE)) ? tcb->rcv_wscale : 0;
+	uint32_t room = tcp_rcv_window(tcb), space = room;
+	uint32_t cur = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+	uint32_t step = tcb->rcv_mss < tcb->rcvbuf / 2 ? tcb->rcv_mss : tcb->rcvbuf / 2;
+	uint32_t field;
+
+	if (space <= cur || space - cur < step)
+		space = cur;
+	if (space > (65535u << shift))
+		space = 65535u << shift;
+	field = space >> shift;
+	/* Scaling truncates: round up rather than shrink (as Linux), but only
+	 * within the buffer's room; otherwise the edge recedes by less than
+	 * one scaling unit, which RFC 7323 2.4 lets a receiver do. */
+	if ((field << shift) < cur && field < 65535 && ((field + 1) << shift) <= room)
+		field++;
+	if (seq_gt(tcb->rcv_nxt + (field << shift), tcb->rcv_adv) || syn)
+		tcb->rcv_adv = tcb->rcv_nxt + (field << shift);
+	return (uint16_t)field;
+}
+
+static size_t put_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
+{
+	o[0] = TCPOPT_NOP;
+	o[1] = TCPOPT_NOP;
+	o[2] = TCPOPT_TS;
+	o[3] = 10;
+	wr32(o + 4, tsval);
+	wr32(o + 8, tsecr);
+	return 12;
+}
+
+/* Options of a SYN or SYN-ACK: MSS, timestamps, window scale. */
+static size_t syn_options(const struct ust_stack *stk, struct tcb *tcb, uint8_t *o, int offer_ws,
+                          int offer_ts)
+{
+	size_t n = 0;
+
+	o[n++] = TCPOPT_MSS;
+	o[n++] = 4;
+	wr16(o + n, tcb->rcv_mss);
+	n += 2;
+	if (offer_ts)
+		n += put_ts(o + n, now_ms(stk), tcb->state == TCPS_SYN_RCVD ? tcb->ts_recent : 0);
+	if (offer_ws) {
+		o[n++] = TCPOPT_NOP;
+		o[n++] = TCPOPT_WS;
+		o[n++] = 3;
+		o[n++] = tcb->rcv_wscale;
+	}
+	return n;
+}
+
+struct seg_out {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t wnd;
+	const uint8_t *opt;
+	size_t optlen;
+	const struct tcp_sbuf *sb;  /* payload source, or NULL */
+	uint32_t off, len;          /* payload bytes from sb */
+};
+
+/* Builds the segment, checksums it with the pseudo-header and hands it to
+ * IP. Returns 0 or a negative errno. */
+static int emit(struct ust_stack *stk, const struct seg_out *s)
+{
+	struct pkt *p = pkt_alloc(&stk->pool);
+	size_t hl = TCP_HDR_LEN + ((s->optlen + 3) & ~(size_t)3);
+	uint8_t *h;
+	uint32_t sum;
+
+	if (!p) {
+		stk_count(stk, CNT_drop_nobuf);
+		return -ENOBUFS;
+	}
+	h = pkt_put(p, hl + s->len);
+	if (!h) {
+		stk_drop(stk, p, CNT_drop_nobuf);
+		return -EMSGSIZE;
+	}
+	wr16(h, s->sport);
+	wr16(h + 2, s->dport);
+	wr32(h + 4, s->seq);
+	wr32(h + 8, s->ack);
+	h[12] = (uint8_t)((hl / 4) << 4);
+	h[13] = s->flags;
+	wr16(h + 14, s->wnd);
+	wr16(h + 16, 0);
+	wr16(h + 18, 0);
+	memset(h + TCP_HDR_LEN, TCPOPT_EOL, hl - TCP_HDR_LEN);
+	if (s->optlen)
+		memcpy(h + TCP_HDR_LEN, s->opt, s->optlen);
+	tcp_ring_copy(s->sb, s->off, h + hl, s->len);
+	sum = csum_pseudo(s->src, s->dst, IP_PROTO_TCP, (uint16_t)(hl + s->len));
+	wr16(h + 16, csum_fold(csum_partial(h, hl + s->len, sum)));
+	stk_count(stk, CNT_tcp_segs_out);
+	return ip_output(stk, p, s->src, s->dst, IP_PROTO_TCP);
+}
+
+static void seg_from_tcb(struct ust_stack *stk, struct tcb *tcb, struct seg_out *s, uint8_t *opt)
+{
+	memset(s, 0, sizeof(*s));
+	s->src = tcb->laddr;
+	s->dst = tcb->raddr;
+	s->sport = tcb->lport;
+	s->dport = tcb->rport;
+	s->opt = opt;
+	if (tcb->flags & TF_TS)
+		s->optlen = put_ts(opt, now_ms(stk), tcb->ts_recent);
+}
+
+/* An ACK rides on every segment we send: the delayed ACK is paid. */
+static void ack_sent(struct tcb *tcb)
+{
+	tcb->t_delack = TIMER_NEVER;
+	tcb->segs_unacked = 0;
+	tcb->flags &= ~TF_ACK_NOW;
+}
+
+void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	uint8_t opt[40];
+	struct seg_out s;
+	uint32_t end;
+
+	seg_from_tcb(stk, tcb, &s, opt);
+	s.seq = seq;
+	s.ack = tcb->rcv_nxt;
+	s.flags = flags | TH_ACK;
+	s.wnd = window_field(tcb, 0);
+	if (len) {
+		s.sb = &tcb->sb;
+		s.off = seq - tcb->snd_una;
+		s.len = len;
+	}
+	ack_sent(tcb);
+	end = seq + len + ((flags & TH_FIN) ? 1 : 0);
+	if (seq_gt(end, tcb->snd_max))
+		tcb->snd_max = end;
+	emit(stk, &s);
+}
+
+/* A pure ACK carries the highest sequence number sent, not SND.NXT: after
+ * an RTO rewinds SND.NXT for go-back-N, the old value would fall before
+ * the peer's RCV.NXT, the peer would find the segment unacceptable and
+ * drop its ACK with it (RFC 9293 3.10.7.4), and two sides retransmitting
+ * at once would never hear each other. */
+void tcp_send_ack(struct ust_stack *stk, struct tcb *tcb)
+{
+	tcp_xmit(stk, tcb, tcb->snd_max, 0, 0);
+}
+
+void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
+{
+	uint8_t opt[40];
+	struct seg_out s;
+	int synrcvd = tcb->state == TCPS_SYN_RCVD;
+	struct tcp_config *cfg = &stk->tcp->cfg;
+	int ws = synrcvd ? !!(tcb->flags & TF_WSCALE) : cfg->wscale;
+	int ts = synrcvd ? !!(tcb->flags & TF_TS) : cfg->timestamps;
+
+	memset(&s, 0, sizeof(s));
+	tcb->rcv_wscale = ws ? wscale_for(tcb->rcvbuf > cfg->buf_max ? tcb->rcvbuf : cfg->buf_max) : 0;
+	s.src = tcb->laddr;
+	s.dst = tcb->raddr;
+	s.sport = tcb->lport;
+	s.dport = tcb->rport;
+	s.seq = tcb->iss;
+	s.flags = TH_SYN;
+	if (synrcvd) {
+		s.flags |= TH_ACK;
+		s.ack = tcb->rcv_nxt;
+		ack_sent(tcb);
+	}
+	s.wnd = window_field(tcb, 1);
+	s.opt = opt;
+	s.optlen = syn_options(stk, tcb, opt, ws, ts);
+	tcb->snd_nxt = tcb->iss + 1;
+	if (!tcb->rexmits)
+		tcb->rtt_start_ms = now_ms(stk);  /* the handshake is timed too */
+	if (seq_gt(tcb->snd_nxt, tcb->snd_max))
+		tcb->snd_max = tcb->snd_nxt;
+	emit(stk, &s);
+}
+
+void tcp_send_rst(struct ust_stack *stk, struct tcb *tcb)
+{
+	uint8_t opt[40];
+	struct seg_out s;
+
+	seg_from_tcb(stk, tcb, &s, opt);
+	s.seq = tcb->snd_max;  /* as tcp_send_ack: never behind the peer */
+	s.ack = tcb->rcv_nxt;
+	s.flags = TH_RST | TH_ACK;
+	stk_count(stk, CNT_tcp_rst_sent);
+	emit(stk, &s);
+}
+
+/* RFC 9293 3.10.7.1: a segment for no connection. An ACK's number becomes
+ * our sequence number; otherwise we acknowledge what it occupied. */
+void tcp_reply_rst(struct ust_stack *stk, const struct tcp_seg *seg)
+{
+	struct seg_out s;
+
+	if (seg->flags & TH_RST)
+		return;
+	memset(&s, 0, sizeof(s));
+	s.src = seg->dst;
+	s.dst = seg->src;
+	s.sport = seg->dport;
+	s.dport = seg->sport;
+	if (seg->flags & TH_ACK) {
+		s.seq = seg->ack;
+		s.flags = TH_RST;
+	} else {
+		s.seq = 0;
+		s.ack = seg->seq + seg->len + !!(seg->flags & TH_SYN) + !!(seg->flags & TH_FIN);
+		s.flags = TH_RST | TH_ACK;
+	}
+	stk_count(stk, CNT_tcp_rst_sent);
+	emit(stk, &s);
+}
+
+/* Payload bytes per segment: the MSS less the options every segment carries. */
+static uint32_t eff_mss(const struct tcb *tcb)
+{
+	return tcb->mss - ((tcb->flags & TF_TS) ? 12u : 0u);
+}
+
+/* RFC 3042 Limited Transmit: the first two duplicate ACKs each let one new
+ * segment out beyond cwnd (cwnd itself unchanged), so a small window still
+ * gathers the three duplicates fast retransmit needs. */
+static uint32_t limited_transmit(const struct tcb *tcb)
+{
+	if (tcb->dupacks == 0 || tcb->dupacks > 2 || (tcb->flags & TF_FASTREC))
+		return 0;
+	return tcb->dupacks * eff_mss(tcb);
+}
+
+/* Whether the FIN (queued by close or SHUT_WR) belongs right after seq. */
+static int fin_due(const struct tcb *tcb, uint32_t seq)
+{
+	return (tcb->flags & (TF_FIN_QUEUED | TF_FIN_ACKED)) == TF_FIN_QUEUED &&
+	       seq == tcb->snd_una + tcb->sb.len;
+}
+
+/* Sends new (or go-back-N re-sent) data while the windows allow: RFC 9293
+ * 3.8.6.2.1 sender SWS avoidance, RFC 896 Nagle unless TCP_NODELAY, RFC
+ * 5681 cwnd. The FIN rides on the last data segment. */
+void tcp_output(struct ust_stack *stk, struct tcb *tcb)
+{
+	int sent = 0;
+
+	switch (tcb->state) {
+	case TCPS_ESTABLISHED:
+	case TCPS_CLOSE_WAIT:
+	case TCPS_FIN_WAIT_1:
+	case TCPS_CLOSING:
+	case TCPS_LAST_ACK:
+		break;
+	default:
+		if ((tcb->flags & TF_ACK_NOW) && tcb->state != TCPS_CLOSED &&
+		    tcb->state != TCPS_LISTEN && tcb->state != TCPS_SYN_SENT)
+			tcp_send_ack(stk, tcb);
+		return;
+	}
+	for (;;) {
+		uint32_t off = tcb->snd_nxt - tcb->snd_una;
+		uint32_t avail = tcb->sb.len > off ? tcb->sb.len - off : 0;
+		uint32_t cwnd = tcb->cwnd + limited_transmit(tcb);
+		uint32_t wnd = tcb->snd_wnd < cwnd ? tcb->snd_wnd : cwnd;
+		uint32_t flight = tcp_flight(tcb);
+		uint32_t usable = wnd > flight ? wnd - flight : 0;
+		uint32_t mss = eff_mss(tcb);
+		uint32_t len = avail;
+		uint8_t flags = 0;
+
+		if (off > tcb->sb.len)
+			break;  /* the FIN is already out */
+		if (len > usable)
+			len = usable;
+		if (len > mss)
+			len = mss;
+		if (len == avail && fin_due(tcb, tcb->snd_nxt + len))
+			flags |= TH_FIN;
+		if (len == 0 && !(flags & TH_FIN))
+			break;
+		if (len < mss && !(flags & TH_FIN)) {
+			/* Window-limited small segment: wait for the window to
+			 * open unless it is half the largest ever offered, or
+			 * nothing is in flight to bring an ACK (the override of
+			 * RFC 9293 3.8.6.2.1, without its timer). */
+			if (len < avail && len < tcb->max_wnd / 2 && flight)
+				break;
+			/* Nagle: one small segment in flight at most. */
+			if (len == avail && flight && !(tcb->flags & TF_NODELAY))
+				break;
+		}
+		if (len == avail && len)
+			flags |= TH_PSH;
+		if (!(tcb->flags & (TF_RTT_TIMING | TF_TS)) && tcb->snd_nxt == tcb->snd_max && len) {
+			tcb->rtt_seq = tcb->snd_nxt;
+			tcb->rtt_start_ms = now_ms(stk);
+			tcb->flags |= TF_RTT_TIMING;
+		}
+		if (seq_lt(tcb->snd_nxt, tcb->snd_max)) {
+			stk_count(stk, CNT_tcp_retransmits);
+			tcb->total_retrans++;
+		}
+		tcp_xmit(stk, tcb, tcb->snd_nxt, len, flags);
+		tcb->snd_nxt += len + ((flags & TH_FIN) ? 1 : 0);
+		sent = 1;
+		if (flags & TH_FIN)
+			break;
+	}
+	if (!sent && (tcb->flags & TF_ACK_NOW))
+		tcp_send_ack(stk, tcb);
+	tcp_rearm_rexmit(stk, tcb);
+}
+
+/* Fast retransmit (RFC 5681 3.2) and the first step after an RTO: the
+ * oldest unacknowledged segment, again. */
+void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb)
+{
+	uint32_t len = tcb->sb.len < eff_mss(tcb) ? tcb->sb.len : eff_mss(tcb);
+	uint8_t flags = 0;
+
+	if (len == tcb->sb.len && fin_due(tcb, tcb->snd_una + len) &&
+	    seq_gt(tcb->snd_max, tcb->snd_una + len))
+		flags |= TH_FIN;
+	if (!len && !flags)
+		return;
+	stk_count(stk, CNT_tcp_retransmits);
+	tcb->total_retrans++;
+	tcb->flags &= ~TF_RTT_TIMING;  /* Karn: never time a retransmission */
+	tcp_xmit(stk, tcb, tcb->snd_una, len, flags);
+}
+
+void tcp_sb_consume(struct tcb *tcb, uint32_t n)
+{
+	tcp_ring_consume(&tcb->sb, n);
+}

@@ -1,0 +1,198 @@
+/* TCP timers: one wheel node per TCB, armed for the earliest of its two
+ * deadlines, the main one (retransmission, persist, keepalive, TIME_WAIT,
+ * orphaned FIN_WAIT_2; one at a time, named by tkind) and the delayed ACK.
+ * RTT estimation (RFC 6298) lives here too. */
+#include <errno.h>
+#include <stddef.h>
+
+#include "core/stack.h"
+#include "tcp/tcp_int.h"
+
+#define TCB_OF_TIMER(t) ((struct tcb *)((char *)(t) - offsetof(struct tcb, timer)))
+
+/* Arms the wheel for the earliest deadline. A later deadline than the one
+ * armed is left to fire early and re-arm: cheaper than moving the node on
+ * every segment. */
+void tcp_timer_update(struct ust_stack *stk, struct tcb *tcb)
+{
+	uint64_t next = tcb->t_main < tcb->t_delack ? tcb->t_main : tcb->t_delack;
+
+	if (next == TIMER_NEVER) {
+		timer_cancel(&stk->timers, &tcb->timer);
+		return;
+	}
+	if (!timer_armed(&tcb->timer) || tcb->timer.expires > next)
+		timer_arm(&stk->timers, &tcb->timer, next);
+}
+
+void tcp_set_main(struct ust_stack *stk, struct tcb *tcb, enum tcp_tkind kind, uint64_t when)
+{
+	tcb->tkind = (uint8_t)kind;
+	tcb->t_main = kind == TK_NONE ? TIMER_NEVER : when;
+	tcp_timer_update(stk, tcb);
+}
+
+/* RFC 6298 (5.5): the RTO doubles with each consecutive timeout. */
+uint32_t tcp_rto_backed(const struct tcb *tcb, const struct tcp_config *cfg)
+{
+	uint64_t rto = (uint64_t)tcb->rto_us << (tcb->rexmits < 20 ? tcb->rexmits : 20);
+
+	return rto > cfg->rto_max_us ? cfg->rto_max_us : (uint32_t)rto;
+}
+
+/* RFC 6298 (2.2), (2.3); the floor is added to the variance term as Linux
+ * does, so RTO >= SRTT + rto_min. */
+void tcp_rtt_sample(struct tcb *tcb, uint32_t r, const struct tcp_config *cfg)
+{
+	uint32_t var4;
+	uint64_t rto;
+
+	if (!(tcb->flags & TF_HAVE_RTT)) {
+		tcb->flags |= TF_HAVE_RTT;
+		tcb->srtt_us = r;
+		tcb->rttvar_us = r / 2;
+	} else {
+		uint32_t d = tcb->srtt_us > r ? tcb->srtt_us - r : r - tcb->srtt_us;
+		tcb->rttvar_us = tcb->rttvar_us - tcb->rttvar_us / 4 + d / 4;
+		tcb->srtt_us = tcb->srtt_us - tcb->srtt_us / 8 + r / 8;
+	}
+	var4 = 4 * tcb->rttvar_us;
+	rto = (uint64_t)tcb->srtt_us + (var4 > cfg->rto_min_us ? var4 : cfg->rto_min_us);
+	tcb->rto_us = rto > cfg->rto_max_us ? cfg->rto_max_us : (uint32_t)rto;
+}
+
+/* Chooses the main deadline after sends and ACKs (RFC 6298 (5.1), (5.2)):
+ * retransmission while anything is unacknowledged, persist when the peer's
+ * window is closed with data waiting, keepalive when idle. */
+void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb)
+{
+	const struct tcp_config *cfg = &stk->tcp->cfg;
+	int st = tcb->state;
+
+	if (st == TCPS_TIME_WAIT || st == TCPS_CLOSED || st == TCPS_LISTEN ||
+	    tcb->tkind == TK_FIN_WAIT_2)
+		return;
+	if (st == TCPS_SYN_SENT || st == TCPS_SYN_RCVD || tcb->snd_max != tcb->snd_una) {
+		if (tcb->tkind != TK_REXMIT)
+			tcp_set_main(stk, tcb, TK_REXMIT, stk->now + tcp_rto_backed(tcb, cfg));
+		return;
+	}
+	if (tcb->sb.len && tcb->snd_wnd == 0) {
+		if (tcb->tkind != TK_PERSIST) {
+			tcb->probes = 0;
+			tcp_set_main(stk, tcb, TK_PERSIST, stk->now + tcp_rto_backed(tcb, cfg));
+		}
+		return;
+	}
+	if ((tcb->flags & TF_KEEPALIVE) && tcp_synchronized(st)) {
+		if (tcb->tkind != TK_KEEPALIVE) {
+			tcb->probes = 0;
+			tcp_set_main(stk, tcb, TK_KEEPALIVE,
+			             stk->now + (uint64_t)tcb->keepidle_s * 1000000u);
+		}
+		return;
+	}
+	tcp_set_main(stk, tcb, TK_NONE, 0);
+}
+
+/* A probe the peer must answer: an old sequence number, no data (the
+ * keepalive of RFC 1122 4.2.3.6 and the zero-window probe Linux sends). */
+static void send_probe(struct ust_stack *stk, struct tcb *tcb)
+{
+	tcp_xmit(stk, tcb, tcb->snd_una - 1, 0, 0);
+}
+
+static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
+{
+	const struct tcp_config *cfg = &stk->tcp->cfg;
+	uint8_t limit = tcb->state == TCPS_SYN_SENT   ? cfg->syn_retries
+	                : tcb->state == TCPS_SYN_RCVD ? cfg->synack_retries
+	                                              : cfg->retries;
+
+	if (tcb->rexmits >= limit) {
+		stk_count(stk, CNT_tcp_timeouts);
+		if (tcb->state == TCPS_SYN_RCVD && (tcb->flags & TF_PASSIVE)) {
+			tcp_done(stk, tcb, 0);  /* a half-open child just goes */
+			return;
+		}
+		tcp_done(stk, tcb, ETIMEDOUT);
+		return;
+	}
+	tcb->rexmits++;
+	tcb->flags &= ~(TF_RTT_TIMING | TF_FASTREC);
+	tcb->dupacks = 0;
+	tcb->tkind = TK_NONE;
+	if (tcb->state == TCPS_SYN_SENT || tcb->state == TCPS_SYN_RCVD) {
+		stk_count(stk, CNT_tcp_retransmits);
+		tcb->total_retrans++;
+		tcp_send_syn(stk, tcb);
+		tcp_set_main(stk, tcb, TK_REXMIT, now + tcp_rto_backed(tcb, cfg));
+		return;
+	}
+	/* RFC 5681 3.1 (4): loss window of one segment, then go-back-N;
+	 * duplicate ACKs for what was outstanding start no fast retransmit
+	 * (RFC 6582 3.2 (2)). */
+	tcp_cc_reno.on_timeout(tcb);
+	tcb->recover = tcb->snd_max;
+	tcb->snd_nxt = tcb->snd_una;
+	tcp_output(stk, tcb);
+	tcp_set_main(stk, tcb, TK_REXMIT, now + tcp_rto_backed(tcb, cfg));
+}
+
+static void on_main(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
+{
+	const struct tcp_config *cfg = &stk->tcp->cfg;
+
+	switch (tcb->tkind) {
+	case TK_REXMIT:
+		on_rexmit(stk, tcb, now);
+		return;
+	case TK_PERSIST:
+		send_probe(stk, tcb);
+		if (tcb->probes < 30)
+			tcb->probes++;
+		{
+			uint64_t iv = (uint64_t)tcb->rto_us << (tcb->probes < 20 ? tcb->probes : 20);
+			if (iv > cfg->rto_max_us)
+				iv = cfg->rto_max_us;
+			tcp_set_main(stk, tcb, TK_PERSIST, now + iv);
+		}
+		return;
+	case TK_KEEPALIVE:
+		/* RFC 1122 4.2.3.6; Linux resets after keepcnt unanswered probes. */
+		if (tcb->probes >= tcb->keepcnt) {
+			stk_count(stk, CNT_tcp_timeouts);
+			tcp_send_rst(stk, tcb);
+			tcp_done(stk, tcb, ETIMEDOUT);
+			return;
+		}
+		send_probe(stk, tcb);
+		tcb->probes++;
+		tcp_set_main(stk, tcb, TK_KEEPALIVE, now + (uint64_t)tcb->keepintvl_s * 1000000u);
+		return;
+	case TK_TIME_WAIT:
+	case TK_FIN_WAIT_2:
+		tcp_done(stk, tcb, 0);
+		return;
+	default:
+		tcb->t_main = TIMER_NEVER;
+	}
+}
+
+void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now)
+{
+	struct tcb *tcb = TCB_OF_TIMER(t);
+
+	stk->now = now > stk->now ? now : stk->now;
+	if (tcb->t_delack <= now) {
+		tcb->t_delack = TIMER_NEVER;
+		tcb->flags |= TF_ACK_NOW;
+		tcp_output(stk, tcb);
+	}
+	if (tcb->t_main <= now) {
+		tcb->t_main = TIMER_NEVER;
+		on_main(stk, tcb, now);
+		return;  /* tcb may be gone */
+	}
+	tcp_timer_update(stk, tcb);
+}
