@@ -3,6 +3,7 @@
  * never holds up the stack thread. Request: one line, "stat" or
  * "stat verbose". Reply: text, then the server closes. */
 #include "runtime/runtime.h"
+#include "runtime/sock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -104,6 +105,7 @@ void rt_stat(struct ust_runtime *rt, FILE *out, bool verbose)
 	if (rt->stk) {
 		stat_arp(rt->stk, out, rt_now_us());
 		stat_counters(rt->stk, out, verbose);
+		rt_tcp_stat(rt, out, verbose);
 	}
 	if (rt->link)
 		stat_link(rt->link, out);

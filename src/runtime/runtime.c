@@ -5,6 +5,8 @@
  * the core's and the link's deadlines: no spinning. */
 #include "runtime/runtime.h"
 
+#include "tcp/tcp.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -245,6 +248,13 @@ struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, in
 		e = e < 0 ? -e : (e ? e : ENOMEM);
 		goto fail;
 	}
+	/* RFC 6528: the ISN key is random and private to this stack; the core
+	 * has no syscalls, so the runtime draws it. */
+	if (getrandom(&tcp_conf(rt->stk)->secret, sizeof(tcp_conf(rt->stk)->secret), 0) !=
+	    (ssize_t)sizeof(tcp_conf(rt->stk)->secret)) {
+		e = errno ? errno : EIO;
+		goto fail;
+	}
 	rt->stk->hooks.sock_event = rt_sock_event;
 	rt->stk->hooks.ctx = rt;
 	e = rt_spawn(&rt->thread, stack_thread, rt);
@@ -306,6 +316,18 @@ static _Atomic(struct ust_runtime *) g_rt;  /* atomic for ust_fini from atexit *
 static bool g_tried;        /* the implicit init ran (or ust_init did) */
 static int g_err;           /* its error, kept for every later call */
 static bool g_atexit;
+
+/* A fork child has none of the stack's threads, and its copy of the stack
+ * must not be used or stopped: ust_fini from its atexit would join threads
+ * that do not exist and remove the parent's TAP. Its ust_* calls fail with
+ * ENETDOWN (the preload library answers EBADF for inherited sockets first). */
+static void forget_in_child(void)
+{
+	pthread_mutex_init(&g_lock, NULL);  /* another thread may have held it */
+	atomic_store(&g_rt, NULL);
+	g_tried = true;
+	g_err = ENETDOWN;
+}
 
 static struct link *open_link(const struct rt_config *c, int *err)
 {
@@ -393,6 +415,7 @@ static int global_start(const struct ust_config *cfg)
 	if (!g_atexit) {
 		g_atexit = true;
 		atexit(ust_fini);
+		pthread_atfork(NULL, NULL, forget_in_child);  /* fork: see forget_in_child */
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "runtime/runtime.h"
+#include "tcp/tcp.h"
 
 struct rt_sock {
 	struct ust_runtime *rt;
@@ -20,7 +21,9 @@ struct rt_sock {
 	uint32_t idx;            /* fd - base: the wait queue id */
 	int type;                /* SOCK_DGRAM; SOCK_STREAM with TCP */
 	bool nonblock, cloexec;  /* under rt->lock */
-	bool closed, bound, connected;
+	bool closed, bound, connected;  /* TCP: connected is Linux's SS_CONNECTED */
+	bool connecting;         /* TCP: SS_CONNECTING (a connect in progress or
+	                          * completed and not yet confirmed by connect) */
 	bool shut_rd, shut_wr;   /* shutdown(2) */
 	/* SOL_SOCKET options (sockopt.c); protocols read what they honour. */
 	bool reuseaddr, reuseport, broadcast, keepalive;
@@ -34,9 +37,12 @@ struct rt_sock {
 	struct pkt *peek;
 	uint32_t peek_src;
 	uint16_t peek_port;
+	struct rt_epi *epi;      /* epoll/poll registrations (epoll.h) */
 	union {
 		struct udp_pcb udp;
-		/* TCP: the TCB index/pointer goes here. */
+		/* SOCK_STREAM: the core's TCB (its app pointer is this socket);
+		 * NULL once the socket is closed (the core owns it then). */
+		struct tcb *tcb;
 	} u;
 };
 
@@ -64,5 +70,41 @@ int rt_done(struct rt_sock *s, int err, int rc);
  * out (truncated to *len, *len set to its full size), as Linux does. */
 int rt_get_sin(const struct sockaddr *a, socklen_t len, uint32_t *ip, uint16_t *port);
 int rt_put_sin(struct sockaddr *a, socklen_t *len, uint32_t ip, uint16_t port);
+
+/* The fd-table side of socket creation (socket.c): a new socket of rt with
+ * a runtime reference (NULL: ENOMEM / ENETDOWN in *err), under rt->lock; a
+ * stream socket gets a new TCB, or adopts `tcb` (from accept) when given.
+ * Then its fd once it is ready to be seen (-errno on failure). */
+struct rt_sock *rt_sock_new(struct ust_runtime *rt, int type, int flags, struct tcb *tcb,
+                            int *err);
+int rt_sock_install(struct rt_sock *s);
+
+/* --- SOCK_STREAM (sock_tcp.c): TCP's side of the calls that dispatch on
+ * s->type. "Locked" ones run under s->rt->lock and return 0 or an errno;
+ * the others take the lock themselves and return as the ust_* call does. */
+struct iovec;
+int rt_tcp_create(struct rt_sock *s, struct tcb *adopt);                /* locked */
+void rt_tcp_release(struct rt_sock *s);                                 /* locked */
+/* close(2) of a blocking socket with SO_LINGER on and a time: sends the FIN
+ * and sleeps until it is acknowledged or the time is up (tcp_close's
+ * sk_stream_wait_close). Locked, before rt_tcp_release. */
+void rt_tcp_linger(struct rt_sock *s);
+int rt_tcp_bind(struct rt_sock *s, uint32_t ip, uint16_t port);         /* locked */
+int rt_tcp_connect(struct rt_sock *s, uint32_t ip, uint16_t port);      /* locked, may sleep */
+int rt_tcp_listen(struct rt_sock *s, int backlog);                      /* locked */
+int rt_tcp_accept(struct rt_sock *s, struct sockaddr *addr, socklen_t *addrlen, int flags);
+int rt_tcp_shutdown(struct rt_sock *s, int how);                        /* locked */
+int rt_tcp_name(struct rt_sock *s, bool peer, uint32_t *ip, uint16_t *port); /* locked */
+/* Stream data over an iovec (checked by the caller); bytes or -1/errno.
+ * SIGPIPE is raised here, after the lock is dropped. */
+ssize_t rt_tcp_send(struct rt_sock *s, const struct iovec *iov, int iovcnt, int flags);
+ssize_t rt_tcp_recv(struct rt_sock *s, const struct iovec *iov, int iovcnt, int flags);
+/* SOL_SOCKET options the TCB keeps, and IPPROTO_TCP. Locked. */
+int rt_tcp_setsockopt(struct rt_sock *s, int level, int name, const void *val, socklen_t len);
+int rt_tcp_getsockopt(struct rt_sock *s, int level, int name, void *val, socklen_t *len);
+/* Readiness of a stream socket as SOCK_EV_* bits (for poll/epoll). Locked. */
+uint32_t rt_tcp_poll(struct rt_sock *s);
+/* `ustack stat`: every TCB of rt's stack as `ss -tan` lists it. Locked. */
+void rt_tcp_stat(struct ust_runtime *rt, FILE *out, bool verbose);
 
 #endif

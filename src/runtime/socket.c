@@ -13,14 +13,17 @@
  * freed fd is reused first (LIFO, O(1)) rather than POSIX's lowest-free
  * rule, which would need a search; nothing relies on the order here. */
 #include "runtime/sock.h"
+#include "runtime/epoll.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #define UDP_MAX_PAYLOAD 65507u  /* 65535 - IP header - UDP header */
 
@@ -159,10 +162,11 @@ void rt_sock_event(void *ctx, void *app, uint32_t events)
 	struct ust_runtime *rt = ctx;
 	struct rt_sock *s = app;
 
-	(void)events;
 	/* No syscall when nobody sleeps on the socket. */
 	if (s && s->waiters)
 		rt_wake(rt, s->idx);
+	if (s && s->epi)
+		rt_epoll_notify(s, events);  /* readiness: epoll.c */
 }
 
 unsigned rt_sock_waiters(int fd)
@@ -210,11 +214,57 @@ static int check_type(int domain, int type, int protocol, int *base)
 	case SOCK_DGRAM:
 		return protocol == 0 || protocol == IPPROTO_UDP ? 0 : EPROTONOSUPPORT;
 	case SOCK_STREAM:
-		return EPROTONOSUPPORT;  /* TCP: accept protocol 0 / IPPROTO_TCP here */
+		return protocol == 0 || protocol == IPPROTO_TCP ? 0 : EPROTONOSUPPORT;
 	default:
 		return ESOCKTNOSUPPORT;
 	}
 }
+
+/* Under rt->lock (a TCB comes from the stack). */
+struct rt_sock *rt_sock_new(struct ust_runtime *rt, int type, int flags, struct tcb *tcb,
+                            int *err)
+{
+	struct rt_sock *s;
+
+	if (!rt->stk) {
+		*err = ENETDOWN;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	atomic_init(&s->refs, 1);
+	s->rt = rt;
+	s->type = type;
+	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	s->cloexec = (flags & SOCK_CLOEXEC) != 0;
+	if (type == SOCK_STREAM) {
+		*err = rt_tcp_create(s, tcb);
+		if (*err) {
+			free(s);
+			return NULL;
+		}
+	} else {
+		s->u.udp.rcvbuf = rt->stk->cfg.udp_rcvbuf;
+		s->u.udp.app = s;
+	}
+	rt->refs++;
+	return s;
+}
+
+int rt_sock_install(struct rt_sock *s)
+{
+	int fd;
+
+	pthread_mutex_lock(&fd_lock);
+	fd = fd_alloc(s);
+	pthread_mutex_unlock(&fd_lock);
+	return fd;
+}
+
+static void sock_shut(struct rt_sock *s);
 
 int rt_socket(struct ust_runtime *rt, int domain, int type, int protocol)
 {
@@ -224,29 +274,16 @@ int rt_socket(struct ust_runtime *rt, int domain, int type, int protocol)
 	err = check_type(domain, type, protocol, &base);
 	if (err)
 		return rt_fail(err);
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return rt_fail(ENOMEM);
-	atomic_init(&s->refs, 1);
-	s->rt = rt;
-	s->type = base;
-	s->nonblock = (type & SOCK_NONBLOCK) != 0;
-	s->cloexec = (type & SOCK_CLOEXEC) != 0;
 	pthread_mutex_lock(&rt->lock);
-	if (!rt->stk) {
-		pthread_mutex_unlock(&rt->lock);
-		free(s);
-		return rt_fail(ENETDOWN);
-	}
-	rt->refs++;
-	s->u.udp.rcvbuf = rt->stk->cfg.udp_rcvbuf;
-	s->u.udp.app = s;
+	s = rt_sock_new(rt, base, type, NULL, &err);
 	pthread_mutex_unlock(&rt->lock);
-
-	pthread_mutex_lock(&fd_lock);
-	fd = fd_alloc(s);
-	pthread_mutex_unlock(&fd_lock);
+	if (!s)
+		return rt_fail(err);
+	fd = rt_sock_install(s);
 	if (fd < 0) {
+		pthread_mutex_lock(&rt->lock);
+		sock_shut(s);
+		pthread_mutex_unlock(&rt->lock);
 		rt_sock_put(s);
 		return rt_fail(-fd);
 	}
@@ -286,7 +323,9 @@ static void sock_shut(struct rt_sock *s)
 	s->closed = true;
 	pkt_free_chain(s->peek);
 	s->peek = NULL;
-	if (s->bound && rt->stk) {
+	if (s->type == SOCK_STREAM) {
+		rt_tcp_release(s);
+	} else if (s->bound && rt->stk) {
 		while ((p = udp_recv(&s->u.udp, &src, &port)))
 			pkt_free_chain(p);
 		udp_unbind(rt->stk, &s->u.udp);
@@ -296,6 +335,8 @@ static void sock_shut(struct rt_sock *s)
 	s->bound = false;
 	if (s->waiters)
 		rt_wake(rt, s->idx);
+	if (s->epi)
+		rt_epoll_sock_closed(s);  /* readiness: epoll.c */
 }
 
 int ust_close(int fd)
@@ -309,9 +350,11 @@ int ust_close(int fd)
 			fd_release(s->idx);  /* the table's reference is now ours */
 		pthread_mutex_unlock(&fd_lock);
 	}
-	if (!s)
-		return rt_fail(EBADF);
+	if (!s)  /* an epoll instance is a kernel fd (epoll.c) */
+		return rt_epoll_close(fd) == 0 ? 0 : rt_fail(EBADF);
 	pthread_mutex_lock(&s->rt->lock);
+	if (s->type == SOCK_STREAM && !s->closed && s->rt->stk)
+		rt_tcp_linger(s);  /* SO_LINGER with a time: waits for the FIN's ACK */
 	sock_shut(s);
 	pthread_mutex_unlock(&s->rt->lock);
 	rt_sock_put(s);
@@ -433,7 +476,9 @@ int ust_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	err = rt_sock_lock(s);
 	if (err)
 		return rt_done(s, err, 0);
-	if (s->bound) {
+	if (s->type == SOCK_STREAM) {
+		err = rt_tcp_bind(s, ip, port);
+	} else if (s->bound) {
 		err = EINVAL;
 	} else if (ip && !ipv4_is_local(s->rt->stk, ip)) {
 		err = EADDRNOTAVAIL;
@@ -459,6 +504,24 @@ int ust_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 		return -1;
 	if (!addr)
 		return rt_done(s, EFAULT, 0);
+	if (s->type == SOCK_STREAM) {
+		if (addrlen < sizeof(sa_family_t))
+			return rt_done(s, EINVAL, 0);
+		/* AF_UNSPEC asks for tcp_disconnect: a no-op on an unconnected
+		 * socket; the core has no abort-and-reuse for the others. */
+		err = addr->sa_family == AF_UNSPEC ? 0 : rt_get_sin(addr, addrlen, &ip, &port);
+		if (!err)
+			err = rt_sock_lock(s);
+		if (err)
+			return rt_done(s, err, 0);
+		if (addr->sa_family == AF_UNSPEC)
+			err = s->connected || s->connecting ||
+			      tcp_state(s->u.tcb) != TCPS_CLOSED ? EOPNOTSUPP : 0;
+		else
+			err = rt_tcp_connect(s, ip, port);
+		rt_sock_unlock(s);
+		return rt_done(s, err, 0);
+	}
 	if (addrlen >= sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
 		/* UDP: AF_UNSPEC dissolves the association (connect(2)). */
 		err = rt_sock_lock(s);
@@ -534,6 +597,16 @@ ssize_t ust_sendto(int fd, const void *buf, size_t len, int flags, const struct 
 		return rt_done(s, EFAULT, 0);
 	if (flags & MSG_OOB)
 		return rt_done(s, EOPNOTSUPP, 0);
+	if (s->type == SOCK_STREAM) {
+		/* tcp_sendmsg ignores the address (no TCP Fast Open here). */
+		struct iovec v = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+		ssize_t n = rt_tcp_send(s, &v, 1, flags);
+
+		err = errno;
+		rt_sock_put(s);
+		errno = err;
+		return n;
+	}
 	if (dest) {
 		err = rt_get_sin(dest, addrlen, &ip, &port);
 		if (err)
@@ -644,6 +717,17 @@ ssize_t ust_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *
 		return rt_done(s, EINVAL, 0);
 	if (flags & MSG_OOB)
 		return rt_done(s, EOPNOTSUPP, 0);
+	if (s->type == SOCK_STREAM) {
+		struct iovec v = { .iov_base = buf, .iov_len = len };
+		ssize_t r = rt_tcp_recv(s, &v, 1, flags);
+
+		err = errno;
+		if (r >= 0 && src_addr)
+			*addrlen = 0;  /* a stream has no source address per read */
+		rt_sock_put(s);
+		errno = err;
+		return r;
+	}
 	err = rt_sock_lock(s);
 	if (err)
 		return rt_done(s, err, 0);
@@ -680,6 +764,204 @@ ssize_t ust_recv(int fd, void *buf, size_t len, int flags)
 	return ust_recvfrom(fd, buf, len, flags, NULL, NULL);
 }
 
+/* --- the iovec calls: a stream moves the vector directly; a datagram is
+ * gathered into (or scattered from) one buffer, since it is one message --- */
+
+#define RT_IOV_MAX 1024  /* UIO_MAXIOV */
+
+/* Linux's import_iovec checks: EINVAL for a bad count or a total beyond
+ * SSIZE_MAX, EFAULT for a vector or a non-empty base it cannot read. */
+static int iov_check(const struct iovec *iov, int iovcnt, size_t *total)
+{
+	size_t t = 0;
+
+	if (iovcnt < 0 || iovcnt > RT_IOV_MAX)
+		return EINVAL;
+	if (!iov && iovcnt)
+		return EFAULT;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - t)
+			return EINVAL;
+		if (!iov[i].iov_base && iov[i].iov_len)
+			return EFAULT;
+		t += iov[i].iov_len;
+	}
+	*total = t;
+	return 0;
+}
+
+static ssize_t dgram_sendmsg(int fd, const struct msghdr *m, int flags, size_t total)
+{
+	char *buf = NULL, *p;
+	ssize_t rc;
+
+	if (total > UDP_MAX_PAYLOAD)
+		return rt_fail(EMSGSIZE);
+	if (total && !(buf = malloc(total)))
+		return rt_fail(ENOBUFS);
+	p = buf;
+	for (size_t i = 0; i < m->msg_iovlen; i++) {
+		if (m->msg_iov[i].iov_len)
+			memcpy(p, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+		p += m->msg_iov[i].iov_len;
+	}
+	rc = ust_sendto(fd, buf ? buf : "", total, flags, (const struct sockaddr *)m->msg_name,
+	                m->msg_name ? m->msg_namelen : 0);
+	free(buf);
+	return rc;
+}
+
+ssize_t ust_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	size_t total = 0;
+	ssize_t rc;
+	int err;
+
+	if (!s)
+		return -1;
+	if (!msg)
+		return rt_done(s, EFAULT, 0);
+	if (msg->msg_iovlen > RT_IOV_MAX)
+		return rt_done(s, EMSGSIZE, 0);
+	err = iov_check(msg->msg_iov, (int)msg->msg_iovlen, &total);
+	if (err)
+		return rt_done(s, err, 0);
+	if (flags & MSG_OOB)
+		return rt_done(s, EOPNOTSUPP, 0);
+	if (s->type != SOCK_STREAM) {
+		rt_sock_put(s);
+		return dgram_sendmsg(fd, msg, flags, total);
+	}
+	rc = rt_tcp_send(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	err = errno;
+	rt_sock_put(s);
+	errno = err;
+	return rc;
+}
+
+static ssize_t dgram_recvmsg(int fd, struct msghdr *m, int flags, size_t total)
+{
+	char *buf = NULL, *p;
+	size_t left;
+	ssize_t n;
+
+	/* One more byte than asked tells a datagram that did not fit. */
+	buf = malloc(total + 1);
+	if (!buf)
+		return rt_fail(ENOBUFS);
+	n = ust_recvfrom(fd, buf, total + 1, flags & ~MSG_TRUNC, (struct sockaddr *)m->msg_name,
+	                 m->msg_name ? &m->msg_namelen : NULL);
+	if (n < 0) {
+		free(buf);
+		return n;
+	}
+	m->msg_flags = 0;
+	if ((size_t)n > total) {
+		m->msg_flags |= MSG_TRUNC;
+		n = (flags & MSG_TRUNC) ? n : (ssize_t)total;
+	}
+	p = buf;
+	left = (size_t)n < total ? (size_t)n : total;
+	for (size_t i = 0; i < m->msg_iovlen && left; i++) {
+		size_t k = m->msg_iov[i].iov_len < left ? m->msg_iov[i].iov_len : left;
+
+		memcpy(m->msg_iov[i].iov_base, p, k);
+		p += k;
+		left -= k;
+	}
+	free(buf);
+	return n;
+}
+
+ssize_t ust_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct rt_sock *s = rt_sock_get(fd);
+	size_t total = 0;
+	ssize_t rc;
+	int err;
+
+	if (!s)
+		return -1;
+	if (!msg)
+		return rt_done(s, EFAULT, 0);
+	if (msg->msg_iovlen > RT_IOV_MAX)
+		return rt_done(s, EMSGSIZE, 0);
+	err = iov_check(msg->msg_iov, (int)msg->msg_iovlen, &total);
+	if (err)
+		return rt_done(s, err, 0);
+	if (flags & MSG_OOB)
+		return rt_done(s, EOPNOTSUPP, 0);
+	msg->msg_controllen = 0;  /* no ancillary data is delivered */
+	if (s->type != SOCK_STREAM) {
+		rt_sock_put(s);
+		return dgram_recvmsg(fd, msg, flags, total);
+	}
+	rc = rt_tcp_recv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	err = errno;
+	if (rc >= 0) {
+		msg->msg_namelen = 0;
+		msg->msg_flags = 0;
+	}
+	rt_sock_put(s);
+	errno = err;
+	return rc;
+}
+
+/* read(2)/write(2) on a socket: a zero-length call returns 0 at once
+ * (sock_read_iter / sock_write_iter), otherwise recv/send with no flags. */
+ssize_t ust_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+	                    .msg_iovlen = (size_t)(iovcnt < 0 ? 0 : iovcnt) };
+	struct rt_sock *s = rt_sock_get(fd);
+	size_t total = 0;
+	int err;
+
+	if (!s)
+		return -1;
+	err = iov_check(iov, iovcnt, &total);
+	if (err)
+		return rt_done(s, err, 0);
+	rt_sock_put(s);
+	if (!total)
+		return 0;
+	return ust_recvmsg(fd, &m, 0);
+}
+
+ssize_t ust_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+	                    .msg_iovlen = (size_t)(iovcnt < 0 ? 0 : iovcnt) };
+	struct rt_sock *s = rt_sock_get(fd);
+	size_t total = 0;
+	int err;
+
+	if (!s)
+		return -1;
+	err = iov_check(iov, iovcnt, &total);
+	if (err)
+		return rt_done(s, err, 0);
+	rt_sock_put(s);
+	if (!total)
+		return 0;
+	return ust_sendmsg(fd, &m, 0);
+}
+
+ssize_t ust_read(int fd, void *buf, size_t count)
+{
+	struct iovec v = { .iov_base = buf, .iov_len = count };
+
+	return ust_readv(fd, &v, 1);
+}
+
+ssize_t ust_write(int fd, const void *buf, size_t count)
+{
+	struct iovec v = { .iov_base = (void *)(uintptr_t)buf, .iov_len = count };
+
+	return ust_writev(fd, &v, 1);
+}
+
 int ust_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
 	struct rt_sock *s = rt_sock_get(fd);
@@ -692,7 +974,9 @@ int ust_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	err = rt_sock_lock(s);
 	if (err)
 		return rt_done(s, err, 0);
-	if (s->bound) {
+	if (s->type == SOCK_STREAM) {
+		rt_tcp_name(s, false, &ip, &port);
+	} else if (s->bound) {
 		ip = s->u.udp.laddr;
 		port = s->u.udp.lport;
 		/* A connected socket bound to ANY reports the source its route
@@ -716,10 +1000,14 @@ int ust_getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	err = rt_sock_lock(s);
 	if (err)
 		return rt_done(s, err, 0);
-	if (!s->connected)
-		err = ENOTCONN;
-	ip = s->u.udp.raddr;
-	port = s->u.udp.rport;
+	if (s->type == SOCK_STREAM) {
+		err = rt_tcp_name(s, true, &ip, &port);
+	} else {
+		if (!s->connected)
+			err = ENOTCONN;
+		ip = s->u.udp.raddr;
+		port = s->u.udp.rport;
+	}
 	rt_sock_unlock(s);
 	if (err)
 		return rt_done(s, err, 0);
@@ -770,35 +1058,41 @@ int ust_fcntl(int fd, int cmd, ...)
 int ust_listen(int fd, int backlog)
 {
 	struct rt_sock *s = rt_sock_get(fd);
+	int err;
 
-	(void)backlog;
 	if (!s)
 		return -1;
-	/* TCP: if (s->type == SOCK_STREAM) return the TCP listen here. */
-	return rt_done(s, EOPNOTSUPP, 0);
-}
-
-int ust_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
-{
-	struct rt_sock *s = rt_sock_get(fd);
-
-	(void)addr;
-	(void)addrlen;
-	if (!s)
-		return -1;
-	/* TCP: if (s->type == SOCK_STREAM) return the TCP accept here. */
-	return rt_done(s, EOPNOTSUPP, 0);
+	if (s->type != SOCK_STREAM)
+		return rt_done(s, EOPNOTSUPP, 0);
+	err = rt_sock_lock(s);
+	if (err)
+		return rt_done(s, err, 0);
+	err = rt_tcp_listen(s, backlog);
+	rt_sock_unlock(s);
+	return rt_done(s, err, 0);
 }
 
 int ust_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
-		struct rt_sock *s = rt_sock_get(fd);
+	struct rt_sock *s = rt_sock_get(fd);
+	int rc, err;
 
-		return s ? rt_done(s, EINVAL, 0) : -1;
-	}
-	/* TCP: pass flags on to the new socket. */
-	return ust_accept(fd, addr, addrlen);
+	if (!s)
+		return -1;
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return rt_done(s, EINVAL, 0);
+	if (s->type != SOCK_STREAM)
+		return rt_done(s, EOPNOTSUPP, 0);
+	rc = rt_tcp_accept(s, addr, addrlen, flags);
+	err = errno;
+	rt_sock_put(s);
+	errno = err;
+	return rc;
+}
+
+int ust_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return ust_accept4(fd, addr, addrlen, 0);
 }
 
 int ust_shutdown(int fd, int how)
@@ -813,13 +1107,19 @@ int ust_shutdown(int fd, int how)
 	err = rt_sock_lock(s);
 	if (err)
 		return rt_done(s, err, 0);
-	/* TCP: if (s->type == SOCK_STREAM) the TCP shutdown goes here. */
+	if (s->type == SOCK_STREAM) {
+		err = rt_tcp_shutdown(s, how);
+		rt_sock_unlock(s);
+		return rt_done(s, err, 0);
+	}
 	/* inet_shutdown: an unconnected datagram socket is shut all the same
 	 * (its readers wake) and the call reports ENOTCONN. */
 	s->shut_rd |= how != SHUT_WR;
 	s->shut_wr |= how != SHUT_RD;
 	if (s->waiters)
 		rt_wake(s->rt, s->idx);
+	if (s->epi)
+		rt_epoll_notify(s, POLLIN | POLLOUT | POLLRDHUP | POLLHUP);  /* epoll.c */
 	err = s->connected ? 0 : ENOTCONN;
 	rt_sock_unlock(s);
 	return rt_done(s, err, 0);
@@ -852,14 +1152,14 @@ void rt_stat_sockets(struct ust_runtime *rt, FILE *out)
 	 * never hold both, so this cannot deadlock. */
 	pthread_mutex_lock(&fd_lock);
 	pthread_mutex_lock(&rt->lock);
-	fprintf(out, "sockets\n");
+	fprintf(out, "udp sockets\n");
 	for (uint32_t i = 0; i < fd_next; i++) {
 		s = fd_slot(i);
 		if (!s || s->rt != rt || s->closed)
 			continue;
-		n++;
 		if (s->type != SOCK_DGRAM)
-			continue;  /* TCP prints its own lines here */
+			continue;  /* TCP's lines come from its tables (rt_tcp_stat) */
+		n++;
 		fmt_ep(l, sizeof(l), s->u.udp.laddr, s->bound ? s->u.udp.lport : 0);
 		fmt_ep(r, sizeof(r), s->u.udp.raddr, s->u.udp.rport);
 		fprintf(out, "  udp fd %d local %s peer %s recv-q %u\n", fd_base + (int)i, l,

@@ -1,12 +1,13 @@
 /* setsockopt / getsockopt: the SOL_SOCKET options every socket has, with
  * the checks and values of Linux's sk_setsockopt / sk_getsockopt (socket(7)).
- * Protocol levels (IPPROTO_TCP, IPPROTO_IP) answer ENOPROTOOPT until their
- * protocol handles them. */
+ * IPPROTO_TCP, and the SOL_SOCKET options a TCB keeps, are sock_tcp.c's;
+ * IPPROTO_IP answers ENOPROTOOPT. */
 #include "runtime/sock.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -62,7 +63,7 @@ static int set_sol_socket(struct rt_sock *s, int name, const void *optval, sockl
 		s->broadcast = v != 0;
 		return 0;
 	case SO_KEEPALIVE:
-		s->keepalive = v != 0;  /* TCP: arm keepalive here */
+		s->keepalive = v != 0;  /* TCP: the TCB's too (rt_tcp_setsockopt) */
 		return 0;
 	case SO_RCVBUF:
 		if (s->type == SOCK_DGRAM)
@@ -104,8 +105,13 @@ int ust_setsockopt(int fd, int level, int name, const void *optval, socklen_t op
 	switch (level) {
 	case SOL_SOCKET:
 		err = set_sol_socket(s, name, optval, optlen);
+		if (!err && s->type == SOCK_STREAM)
+			err = rt_tcp_setsockopt(s, level, name, optval, optlen);
 		break;
-	/* TCP: case IPPROTO_TCP for SOCK_STREAM sockets (TCP_NODELAY, ...). */
+	case IPPROTO_TCP:
+		err = s->type == SOCK_STREAM ? rt_tcp_setsockopt(s, level, name, optval, optlen)
+		                             : ENOPROTOOPT;
+		break;
 	default:
 		err = ENOPROTOOPT;
 	}
@@ -167,6 +173,7 @@ int ust_getsockopt(int fd, int level, int name, void *optval, socklen_t *optlen)
 		int i;
 		struct linger lg;
 		struct timeval tv;
+		struct tcp_info ti;
 	} val;
 	socklen_t len = 0;
 	int err;
@@ -182,10 +189,11 @@ int ust_getsockopt(int fd, int level, int name, void *optval, socklen_t *optlen)
 	err = rt_sock_lock(s);
 	if (err)
 		return rt_done(s, err, 0);
-	if (level == SOL_SOCKET)
+	err = ENOPROTOOPT;
+	if (s->type == SOCK_STREAM && (level == SOL_SOCKET || level == IPPROTO_TCP))
+		err = rt_tcp_getsockopt(s, level, name, &val, &len);
+	if (err == ENOPROTOOPT && level == SOL_SOCKET)
 		err = get_sol_socket(s, name, &val, &len);
-	else
-		err = ENOPROTOOPT;  /* TCP: IPPROTO_TCP for SOCK_STREAM sockets */
 	rt_sock_unlock(s);
 	if (!err) {
 		/* Linux copies min(*optlen, size) and reports that length. */

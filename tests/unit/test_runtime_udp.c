@@ -96,8 +96,8 @@ static void test_socket_errors(void **state)
 	(void)state;
 	EXPECT_ERR(rt_socket(ra, AF_INET6, SOCK_DGRAM, 0), EAFNOSUPPORT);
 	EXPECT_ERR(rt_socket(ra, AF_UNIX, SOCK_DGRAM, 0), EAFNOSUPPORT);
-	/* Until TCP lands: then SOCK_STREAM succeeds and this line changes. */
-	EXPECT_ERR(rt_socket(ra, AF_INET, SOCK_STREAM, 0), EPROTONOSUPPORT);
+	/* SOCK_STREAM is TCP's (test_runtime_tcp.c); a UDP protocol on it is not. */
+	EXPECT_ERR(rt_socket(ra, AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
 	EXPECT_ERR(rt_socket(ra, AF_INET, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
 	EXPECT_ERR(rt_socket(ra, AF_INET, SOCK_SEQPACKET, 0), ESOCKTNOSUPPORT);
 	EXPECT_ERR(rt_socket(ra, AF_INET, 0, 0), EINVAL);

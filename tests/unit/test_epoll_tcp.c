@@ -1,0 +1,187 @@
+/* epoll and poll over TCP sockets on a memlink (client on A, server on B):
+ * a listener turns readable when its accept queue fills; a non-blocking
+ * connect reports EPOLLOUT when it completes (SO_ERROR 0) and EPOLLERR when
+ * refused (SO_ERROR ECONNREFUSED); data is EPOLLIN (once with EPOLLET); the
+ * peer's FIN is EPOLLIN|EPOLLRDHUP. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+
+#include "runtime/runtime.h"
+
+#define IP_A 0x0a000001u
+#define IP_B 0x0a000002u
+
+static struct ust_runtime *ra, *rb;
+
+static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
+{
+	memset(c, 0, sizeof(*c));
+	stk_config_default(&c->stk);
+	c->stk.ip = ip;
+	c->stk.netmask = 0xffffff00u;
+	c->stk.mac[0] = 0x02;
+	c->stk.mac[5] = last;
+	c->prefix = 24;
+	c->stk.pkt_pool_size = 1024;
+}
+
+static int setup(void **state)
+{
+	struct rt_config ca, cb;
+	struct link *la, *lb;
+	int err = 0;
+
+	(void)state;
+	make_cfg(&ca, IP_A, 1);
+	make_cfg(&cb, IP_B, 2);
+	if (link_memlink_pair(1500, 512, &la, &lb) < 0)
+		return -1;
+	ra = rt_start(&ca, la, &err);
+	rb = rt_start(&cb, lb, &err);
+	return ra && rb ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rt_stop(ra);
+	rt_put(ra);
+	rt_stop(rb);
+	rt_put(rb);
+	return 0;
+}
+
+static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	s.sin_addr.s_addr = htonl(ip);
+	s.sin_port = htons(port);
+	return s;
+}
+
+#define SA(p) ((struct sockaddr *)(p))
+
+static int add(int ep, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	return ust_epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int so_error(int fd)
+{
+	int v = -1;
+	socklen_t l = sizeof(v);
+
+	assert_int_equal(ust_getsockopt(fd, SOL_SOCKET, SO_ERROR, &v, &l), 0);
+	return v;
+}
+
+static void test_accept_connect_data_fin(void **state)
+{
+	struct sockaddr_in b = sin_of(IP_B, 8000);
+	int lfd = rt_socket(rb, AF_INET, SOCK_STREAM, 0);
+	int cfd = rt_socket(ra, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int sep = ust_epoll_create1(0), cep = ust_epoll_create1(0), conn;
+	struct epoll_event ev[4];
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(ust_bind(lfd, SA(&b), sizeof(b)), 0);
+	assert_int_equal(ust_listen(lfd, 8), 0);
+	assert_int_equal(add(sep, lfd, EPOLLIN, 1), 0);
+	assert_int_equal(ust_epoll_wait(sep, ev, 4, 0), 0);
+
+	/* Non-blocking connect: EINPROGRESS, then EPOLLOUT with SO_ERROR 0. */
+	errno = 0;
+	assert_int_equal(ust_connect(cfd, SA(&b), sizeof(b)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	assert_int_equal(add(cep, cfd, EPOLLOUT | EPOLLET, 7), 0);
+	assert_int_equal(ust_epoll_wait(cep, ev, 4, 3000), 1);
+	assert_true(ev[0].events & EPOLLOUT);
+	assert_int_equal(so_error(cfd), 0);
+
+	/* The listener is readable once the connection is in its queue. */
+	assert_int_equal(ust_epoll_wait(sep, ev, 4, 3000), 1);
+	assert_int_equal(ev[0].events, EPOLLIN);
+	assert_int_equal(ev[0].data.u64, 1);
+	conn = ust_accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	assert_true(conn >= 0);
+	assert_int_equal(ust_epoll_wait(sep, ev, 4, 0), 0);  /* queue empty again */
+
+	/* Data: edge-triggered EPOLLIN, once per arrival. */
+	assert_int_equal(add(sep, conn, EPOLLIN | EPOLLRDHUP | EPOLLET, 2), 0);
+	assert_int_equal(ust_send(cfd, "abc", 3, 0), 3);
+	assert_int_equal(ust_epoll_wait(sep, ev, 4, 3000), 1);
+	assert_int_equal(ev[0].events, EPOLLIN);
+	assert_int_equal(ev[0].data.u64, 2);
+	assert_int_equal(ust_epoll_wait(sep, ev, 4, 0), 0);
+	{
+		int n = 0;
+
+		assert_int_equal(ust_ioctl(conn, FIONREAD, &n), 0);
+		assert_int_equal(n, 3);
+	}
+	assert_int_equal(ust_recv(conn, buf, sizeof(buf), 0), 3);
+
+	/* The peer's FIN: readable (EOF) and EPOLLRDHUP. */
+	assert_int_equal(ust_shutdown(cfd, SHUT_WR), 0);
+	assert_int_equal(ust_epoll_wait(sep, ev, 4, 3000), 1);
+	assert_int_equal(ev[0].events, EPOLLIN | EPOLLRDHUP);
+	assert_int_equal(ust_recv(conn, buf, sizeof(buf), 0), 0);
+
+	/* poll sees the same. */
+	{
+		struct pollfd pf = { .fd = conn, .events = POLLIN | POLLOUT | POLLRDHUP };
+
+		assert_int_equal(ust_poll(&pf, 1, 0), 1);
+		assert_int_equal(pf.revents & (POLLIN | POLLOUT | POLLRDHUP),
+		                 POLLIN | POLLOUT | POLLRDHUP);
+	}
+	ust_close(conn);
+	ust_close(cfd);
+	ust_close(lfd);
+	ust_close(sep);
+	ust_close(cep);
+}
+
+static void test_refused_connect(void **state)
+{
+	struct sockaddr_in b = sin_of(IP_B, 8001);
+	int cfd = rt_socket(ra, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int ep = ust_epoll_create1(0);
+	struct epoll_event ev[2];
+
+	(void)state;
+	errno = 0;
+	assert_int_equal(ust_connect(cfd, SA(&b), sizeof(b)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	assert_int_equal(add(ep, cfd, EPOLLOUT, 1), 0);
+	assert_int_equal(ust_epoll_wait(ep, ev, 2, 3000), 1);
+	assert_true(ev[0].events & EPOLLERR);
+	assert_int_equal(so_error(cfd), ECONNREFUSED);
+	ust_close(cfd);
+	ust_close(ep);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accept_connect_data_fin),
+		cmocka_unit_test(test_refused_connect),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
