@@ -1,10 +1,13 @@
 # Thin wrapper over CMake. `make` builds, `make test` runs every test,
-# `make asan` builds and tests with ASan+UBSan, `make demo` runs the demo.
+# `make asan` builds and tests with ASan+UBSan, `make demo` runs the demo,
+# `make fuzz` runs each libFuzzer target for FUZZ_SECONDS (clang).
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps test unit asan demo clean
+.PHONY: all deps test unit asan demo fuzz clean
 
 all: $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -30,5 +33,22 @@ asan: deps
 demo: deps all
 	@scripts/demo.sh $(BUILD)
 
+# Each target over a copy of its seed corpus, -max_len=4096; see
+# scripts/fuzz-smoke.sh (CI runs it with 30 s per target).
+fuzz:
+	@scripts/deps.sh fuzz
+	@JOBS=$(JOBS) scripts/fuzz-smoke.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+# Benchmarks against the Linux kernel (root: they make their own network
+# namespaces). Not tests: nothing here is in CTest. See bench/README.md.
+.PHONY: bench bench-quick
+bench: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) --target ustack-bench
+	@bash bench/run.sh $(BUILD)
+
+bench-quick: $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS) --target ustack-bench
+	@bash bench/run.sh --quick $(BUILD)
