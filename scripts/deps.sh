@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ustack needs to build, test and run its demo.
-# A no-op when everything is already present. Usage: scripts/deps.sh [build|test|demo]
+# A no-op when everything is already present. Usage: scripts/deps.sh [build|test|demo|fuzz]
 set -euo pipefail
 
 build_pkgs="build-essential cmake pkg-config libcmocka-dev libpcap-dev"
-run_pkgs="iproute2 tcpdump iputils-ping netcat-openbsd python3-scapy procps"
+run_pkgs="iproute2 tcpdump iputils-ping netcat-openbsd python3-scapy procps iperf3 redis-server redis-tools nginx wrk curl socat"
 
 case "${1:-test}" in
   build) want="$build_pkgs" ;;
   test|demo) want="$build_pkgs $run_pkgs" ;;
-  *) echo "usage: $0 [build|test|demo]" >&2; exit 2 ;;
+  fuzz) want="$build_pkgs clang libclang-rt-14-dev" ;;
+  *) echo "usage: $0 [build|test|demo|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# iperf3 over ustack both ways: `iperf3 -s` over ustack measured by the
+# kernel's `iperf3 -c`, then the kernel's `iperf3 -s` measured by
+# `iperf3 -c` over ustack. iperf3 drives its control and data connections
+# with select() and non-blocking connects. Each run must finish, report a
+# non-zero rate on both ends, and have the server exit cleanly.
+. "$(dirname "$0")/lib/common.sh"
+ns_setup runiperf
+. "$(dirname "$0")/lib/run.sh"
+need iperf3
+
+rate() { sed -n 's/.* \([0-9.]\+ [KMG]bits\/sec\).*receiver.*/\1/p' "$1" | tail -1; }
+
+over_ustack iperf_server iperf3 -s -1 -B "$STACK_IP" -p 5201
+SRV=$LAST_PID
+wait_listen 5201
+in_ns timeout 30 iperf3 -c "$STACK_IP" -p 5201 -t 3 >"$WORK/iperf_client_kernel.log" 2>&1 ||
+	fail "kernel iperf3 -c: $(tail -3 "$WORK/iperf_client_kernel.log")"
+wait_exit "$SRV" 20
+[ "$EXIT_RC" = 0 ] || fail "iperf3 -s over ustack exited with $EXIT_RC"
+grep -q "iperf Done" "$WORK/iperf_client_kernel.log" || fail "kernel client did not finish"
+r=$(rate "$WORK/iperf_client_kernel.log")
+[ -n "$r" ] || fail "no receiver rate in the client's report"
+pass "iperf3 -s over ustack <- kernel iperf3 -c: $r"
+wait_tap_gone
+
+in_kernel_bg iperf_server_kernel iperf3 -s -1 -p 5202
+KSRV=$LAST_PID
+wait_kernel_listen 5202
+in_ns timeout 30 "$USTACK" run -- iperf3 -c "$HOST_IP" -p 5202 -t 3 >"$WORK/iperf_client_ustack.log" 2>&1 ||
+	fail "iperf3 -c over ustack: $(tail -3 "$WORK/iperf_client_ustack.log")"
+wait_exit "$KSRV" 20
+[ "$EXIT_RC" = 0 ] || fail "kernel iperf3 -s exited with $EXIT_RC"
+grep -q "iperf Done" "$WORK/iperf_client_ustack.log" || fail "client over ustack did not finish"
+r=$(rate "$WORK/iperf_client_ustack.log")
+[ -n "$r" ] || fail "no receiver rate in the client's report"
+pass "iperf3 -c over ustack -> kernel iperf3 -s: $r"
+echo "2 passed, 0 failed"
