@@ -159,3 +159,24 @@ tcpdump -nr "$WORK/fin.pcap" 'tcp port 9000' 2>/dev/null | awk '
 step "the seed's client: connect() on a listening socket (bound to 8889)"
 echo "\$ seed_client"
 in_ns env USTACK_PCAP= timeout 30 "$BUILD/bin/seed_client" || echo "(exit status $?, as the seed's client on Linux)"
+
+# --- unmodified programs: the preload library through `ustack run` ---
+
+step "the seed's server as plain POSIX C (no ustack in it), run over ustack by 'ustack run'"
+echo "\$ ldd posix_seed_server | grep -c ustack    # nothing of ustack linked in"
+ldd "$BUILD/tests/posix_seed_server" | grep -c ustack || true
+ip netns exec "$NS" env USTACK_PCAP= timeout 60 "$USTACK" run -- "$BUILD/tests/posix_seed_server" \
+	>"$WORK/posix_seed.out" 2>&1 &
+SEED=$!
+until_ok 100 stat_has ":8888 "
+echo "hello from the kernel, to a program that never heard of ustack" | in_ns timeout 10 nc -N 10.77.0.2 8888 || true
+wait "$SEED" || true; SEED=""
+cat "$WORK/posix_seed.out"
+
+step "iperf3 -s over ustack, measured by the kernel's iperf3 -c (3 s)"
+ip netns exec "$NS" env USTACK_PCAP= timeout 60 "$USTACK" run -- iperf3 -s -1 -B 10.77.0.2 -p 5201 \
+	>"$WORK/iperf_s.out" 2>&1 &
+SEED=$!
+until_ok 100 stat_has ":5201 "
+in_ns timeout 30 iperf3 -c 10.77.0.2 -p 5201 -t 3 | grep -E "sender|receiver|Done"
+wait "$SEED" || true; SEED=""
