@@ -112,6 +112,8 @@ static int serve(int port, int n, int nworkers)
 		ust_close(s.fds[i]);
 	}
 	ust_close(lfd);
+	free(s.fds);
+	free(w);
 	printf("tcp_many: served %d connections: %d echoed, %d failed, %d closed by the peer\n",
 	       n, s.echoed, s.failed, closed);
 	return s.echoed == n && closed == n ? 0 : 1;
@@ -165,6 +167,7 @@ static int client(const char *host, int port, int n)
 		line[0] = 0;
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
+	free(fds);
 	printf("closed %d\n", n);
 	return good == n ? 0 : 1;
 }
