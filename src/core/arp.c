@@ -214,9 +214,9 @@ void arp_input(struct ust_stack *stk, struct pkt *p)
 		stk_drop(stk, p, (enum stk_counter)rc);
 		return;
 	}
-	for_us = a.tpa == stk->cfg.ip;
+	for_us = ipv4_is_ours(stk, a.tpa);
 	/* An address we own, or none (a probe, RFC 5227), teaches nothing. */
-	if (a.spa != 0 && a.spa != stk->cfg.ip && !ipv4_addr_bad_src(a.spa)) {
+	if (a.spa != 0 && !ipv4_is_ours(stk, a.spa) && !ipv4_addr_bad_src(a.spa)) {
 		e = arp_find(&stk->arp, a.spa);
 		if (!e && for_us)
 			e = arp_new(stk, a.spa);
@@ -228,7 +228,7 @@ void arp_input(struct ust_stack *stk, struct pkt *p)
 		return;
 	}
 	if (a.op == ARP_OP_REQUEST)
-		arp_send(stk, ARP_OP_REPLY, a.sha, a.sha, a.spa, stk->cfg.ip);
+		arp_send(stk, ARP_OP_REPLY, a.sha, a.sha, a.spa, a.tpa);
 	pkt_free(p);
 }
 

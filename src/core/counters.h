@@ -25,7 +25,13 @@
 	X(drop_tcp_syn_queue_full) X(drop_tcp_accept_queue_full) X(drop_tcp_ooo_mem) \
 	X(drop_tcp_rcv_mem) \
 	X(tcp_active_opens) X(tcp_passive_opens) X(tcp_retransmits) X(tcp_rst_sent) \
-	X(tcp_rst_rcvd) X(tcp_timeouts) X(tcp_segs_in) X(tcp_segs_out)
+	X(tcp_rst_rcvd) X(tcp_timeouts) X(tcp_segs_in) X(tcp_segs_out) \
+	X(drop_tcp_paws) X(drop_tcp_bad_ack) X(drop_tcp_rst_seq) X(drop_tcp_syn_in_sync) \
+	X(tcp_challenge_acks) X(tcp_challenge_ack_limited) X(tcp_rst_limited) \
+	X(tcp_syncookies_sent) X(tcp_syncookies_recv) X(tcp_syncookies_failed) \
+	X(tx_icmp_limited) \
+	X(tcp_rto) X(tcp_fast_recovery) X(tcp_sack_recovery) X(tcp_dsack_sent) \
+	X(tcp_sack_blocks_sent) X(tcp_tlp)
 
 enum stk_counter {
 #define STK_COUNTER_ENUM(name) CNT_##name,

@@ -41,7 +41,7 @@ static void icmp_error_input(struct ust_stack *stk, struct pkt *p, const struct 
 	int rc = ipv4_quote_parse(p->data + ICMP_HDR_LEN, p->len - ICMP_HDR_LEN, &quoted);
 
 	(void)ic;
-	if (!rc && quoted.src != stk->cfg.ip)
+	if (!rc && !ipv4_is_ours(stk, quoted.src))
 		rc = CNT_drop_icmp_quote;
 	if (rc) {
 		stk_drop(stk, p, (enum stk_counter)rc);
@@ -112,10 +112,16 @@ void icmp_send_unreach(struct ust_stack *stk, const struct pkt *p, const struct 
 
 	/* RFC 1122 3.2.2: never about a broadcast, a non-initial fragment or
 	 * a datagram whose source names no single host. */
-	if (ip->dst != stk->cfg.ip || ip->frag_off != 0 || ipv4_addr_bad_src(ip->src))
+	if (!ipv4_is_ours(stk, ip->dst) || ip->frag_off != 0 || ipv4_addr_bad_src(ip->src))
 		return;
 	if (pkt_headroom(p) < ip->hdr_len)
 		return;
+	/* A flood of datagrams to closed ports must not become a flood of
+	 * errors (RFC 1812 4.3.2.8; Linux icmp_msgs_per_sec/burst). */
+	if (!ratelimit_allow(&stk->icmp_rl, stk->cfg.icmp_rate, stk->cfg.icmp_burst, stk->now)) {
+		stk_count(stk, CNT_tx_icmp_limited);
+		return;
+	}
 	q = pkt_alloc(&stk->pool);
 	if (!q) {
 		stk_count(stk, CNT_drop_nobuf);
@@ -132,6 +138,6 @@ void icmp_send_unreach(struct ust_stack *stk, const struct pkt *p, const struct 
 	memcpy(b + ICMP_HDR_LEN, orig, ip->hdr_len);
 	memcpy(b + ICMP_HDR_LEN + ip->hdr_len, p->data, tail);
 	icmp_set_csum(q);
-	if (ip_output(stk, q, stk->cfg.ip, ip->src, IP_PROTO_ICMP) == 0)
+	if (ip_output(stk, q, ip->dst, ip->src, IP_PROTO_ICMP) == 0)
 		stk_count(stk, CNT_tx_icmp_unreach);
 }

@@ -32,9 +32,22 @@ static uint32_t subnet_bcast(const struct ust_stack *stk)
 	return (stk->cfg.ip & stk->cfg.netmask) | ~stk->cfg.netmask;
 }
 
+int ipv4_is_ours(const struct ust_stack *stk, uint32_t addr)
+{
+	const struct stk_ip_range *r = stk->cfg.extra_ips;
+
+	if (addr == stk->cfg.ip)
+		return 1;
+	/* Unsigned wrap makes one compare test first <= addr < first+count. */
+	for (unsigned i = 0; i < STK_EXTRA_IP_RANGES && r[i].count; i++)
+		if (addr - r[i].first < r[i].count)
+			return 1;
+	return 0;
+}
+
 int ipv4_is_local(const struct ust_stack *stk, uint32_t dst)
 {
-	return dst == stk->cfg.ip || dst == IPV4_BROADCAST || dst == subnet_bcast(stk);
+	return ipv4_is_ours(stk, dst) || dst == IPV4_BROADCAST || dst == subnet_bcast(stk);
 }
 
 /* A reassembled datagram that fits in its first buffer is copied into it:
@@ -91,11 +104,11 @@ void ipv4_input(struct ust_stack *stk, struct pkt *p)
 	}
 	/* Broadcasts are for UDP only; nobody may claim a broadcast source on
 	 * our subnet either. */
-	if (!ipv4_is_local(stk, ip.dst) || (ip.dst != stk->cfg.ip && ip.proto != IP_PROTO_UDP)) {
+	if (!ipv4_is_local(stk, ip.dst) || (!ipv4_is_ours(stk, ip.dst) && ip.proto != IP_PROTO_UDP)) {
 		stk_drop(stk, p, CNT_drop_ip_not_for_us);
 		return;
 	}
-	if (ip.src == subnet_bcast(stk) || ip.src == stk->cfg.ip) {
+	if (ip.src == subnet_bcast(stk) || ipv4_is_ours(stk, ip.src)) {
 		stk_drop(stk, p, CNT_drop_ip_bad_src);
 		return;
 	}

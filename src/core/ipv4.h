@@ -59,5 +59,8 @@ void ipv4_input(struct ust_stack *stk, struct pkt *p);  /* p->data at the IP hea
 int ip_output(struct ust_stack *stk, struct pkt *p, uint32_t src, uint32_t dst, uint8_t proto);
 /* Whether dst is this stack's address (or broadcast we accept). */
 int ipv4_is_local(const struct ust_stack *stk, uint32_t dst);
+/* Whether addr is one of this stack's unicast addresses (cfg.ip or one of
+ * cfg.extra_ips). */
+int ipv4_is_ours(const struct ust_stack *stk, uint32_t addr);
 
 #endif

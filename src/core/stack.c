@@ -36,6 +36,8 @@ void stk_config_default(struct stk_config *cfg)
 	cfg->frag_timeout_us = 30u * 1000000u;  /* RFC 791 suggests 15 s; Linux uses 30 s */
 	cfg->udp_rcvbuf = 212992;               /* Linux's default rmem */
 	cfg->ttl = 64;
+	cfg->icmp_rate = 1000;                  /* Linux icmp_msgs_per_sec */
+	cfg->icmp_burst = 50;                   /* Linux icmp_msgs_burst */
 }
 
 /* The smallest MTU every IPv4 host must take (RFC 791) and the largest a

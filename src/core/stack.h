@@ -12,10 +12,20 @@
 #include "core/counters.h"
 #include "core/ipv4.h"
 #include "core/pkt.h"
+#include "core/ratelimit.h"
 #include "core/timer.h"
 #include "core/udp.h"
 
 struct tcp_state;
+
+/* Extra local addresses: a stack answers for ip plus these ranges (a client
+ * stack needs many to hold more than 64k connections to one server port:
+ * the 5-tuple, not the port, names a connection). */
+#define STK_EXTRA_IP_RANGES 8
+struct stk_ip_range {
+	uint32_t first;  /* host byte order */
+	uint32_t count;  /* 0: unused slot */
+};
 
 /* Every tunable of the core, with its default in stk_config_default(). */
 struct stk_config {
@@ -35,6 +45,11 @@ struct stk_config {
 	uint32_t frag_timeout_us;     /* RFC 791: give up after this */
 	uint32_t udp_rcvbuf;          /* default SO_RCVBUF of a UDP socket */
 	uint8_t ttl;
+	struct stk_ip_range extra_ips[STK_EXTRA_IP_RANGES];
+	/* ICMP errors we send (RFC 1812 4.3.2.8 asks for a limit): Linux's
+	 * icmp_msgs_per_sec 1000 and icmp_msgs_burst 50; 0: no limit */
+	uint32_t icmp_rate;
+	uint32_t icmp_burst;
 };
 
 void stk_config_default(struct stk_config *cfg);
@@ -66,6 +81,7 @@ struct ust_stack {
 	struct udp_table udp;
 	struct tcp_state *tcp;
 	struct stk_hooks hooks;
+	struct ratelimit icmp_rl;    /* ICMP errors sent (cfg.icmp_rate) */
 	uint64_t cnt[CNT__COUNT];
 };
 

@@ -11,8 +11,10 @@
 
 #include "core/icmp.h"
 #include "core/ipv4.h"
+#include "core/siphash.h"
 #include "core/stack.h"
 #include "core/wire.h"
+#include "tcp/tcp.h"
 
 #define UDP_EPHEMERAL_LO 49152u
 #define UDP_EPHEMERAL_HI 65535u
@@ -64,14 +66,19 @@ static int udp_port_used(struct ust_stack *stk, uint32_t addr, uint16_t port)
 	return 0;
 }
 
+/* RFC 6056 3.3.1 (Algorithm 1): each pick starts at a keyed hash of a
+ * counter and the clock under the stack's secret, so successive ports are
+ * neither sequential nor predictable; the search then walks the range. */
 static uint16_t udp_pick_port(struct ust_stack *stk, uint32_t addr)
 {
 	uint32_t range = UDP_EPHEMERAL_HI - UDP_EPHEMERAL_LO + 1;
+	uint64_t key = stk->tcp ? tcp_conf(stk)->secret : 0x243f6a8885a308d3ull;
+	uint64_t m[2] = { (uint64_t)addr << 16 | stk->udp.next_ephemeral, stk->now };
+	uint32_t off = (uint32_t)siphash_secret(key ^ 0x0dd, m, 2);
 
+	stk->udp.next_ephemeral++;
 	for (uint32_t i = 0; i < range; i++) {
-		uint16_t port = stk->udp.next_ephemeral;
-		stk->udp.next_ephemeral =
-		    port == UDP_EPHEMERAL_HI ? UDP_EPHEMERAL_LO : (uint16_t)(port + 1);
+		uint16_t port = (uint16_t)(UDP_EPHEMERAL_LO + (off + i) % range);
 		if (!udp_port_used(stk, addr, port))
 			return port;
 	}
@@ -187,7 +194,7 @@ int udp_sendto(struct ust_stack *stk, struct udp_pcb *pcb, uint32_t dst, uint16_
 		stk_count(stk, CNT_drop_nobuf);
 		return -ENOBUFS;
 	}
-	src = pcb->laddr && pcb->laddr == stk->cfg.ip ? pcb->laddr : stk->cfg.ip;
+	src = pcb->laddr && ipv4_is_ours(stk, pcb->laddr) ? pcb->laddr : stk->cfg.ip;
 	u.sport = pcb->lport;
 	u.dport = dport;
 	u.len = (uint16_t)len;

@@ -26,7 +26,7 @@ struct udp_pcb {
 
 struct udp_table {
 	struct udp_pcb *hash[UDP_HASH_SIZE];
-	uint16_t next_ephemeral;
+	uint16_t next_ephemeral;  /* RFC 6056: a counter, hashed under the secret */
 };
 
 void udp_init(struct ust_stack *stk);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/siphash.h"
 #include "core/stack.h"
 #include "tcp/tcp_int.h"
 
@@ -39,6 +40,11 @@ void tcp_config_default(struct tcp_config *cfg)
 	cfg->table_initial = 1024;
 	cfg->wscale = 1;
 	cfg->timestamps = 1;
+	cfg->syncookies = 1;
+	cfg->challenge_ack_limit = 1000;
+	cfg->rst_rate = 200;
+	cfg->rst_burst = 50;
+	cfg->sack = 1;
 }
 
 struct tcp_config *tcp_conf(struct ust_stack *stk)
@@ -62,7 +68,6 @@ int tcp_init(struct ust_stack *stk)
 		free(ts);
 		return -ENOMEM;
 	}
-	ts->next_ephemeral = ts->cfg.ephemeral_lo;
 	stk->tcp = ts;
 	return 0;
 }
@@ -73,6 +78,7 @@ static void tcb_free_mem(struct ust_stack *stk, struct tcb *tcb)
 	tcp_sb_free(tcb);
 	tcp_ring_free(&tcb->rb);
 	pkt_free_chain(tcb->ooo);
+	tcp_lossx_free(tcb);
 	if (!(tcb->flags & TF_PASSIVE))
 		free(tcb->lq);
 	free(tcb);
@@ -306,15 +312,24 @@ static void bind_take(struct ust_stack *stk, struct tcb *tcb, uint32_t addr, uin
 	tcp_port_ref(stk, port);
 }
 
-static int pick_ephemeral(struct ust_stack *stk, uint16_t *port)
+/* RFC 6056 3.3.3 (Algorithm 3, "simple hash-based"): the search starts at
+ * a keyed hash of the destination plus a counter, so ports are not
+ * sequential nor guessable off-path, and successive connections to one
+ * peer still walk the range before reusing a port. Without a destination
+ * (bind to port 0) the hash covers the counter alone (Algorithm 1-like,
+ * as Linux picks a random start for bind). */
+static int pick_ephemeral(struct ust_stack *stk, uint32_t raddr, uint16_t rport, uint16_t *port)
 {
 	struct tcp_state *ts = stk->tcp;
-	uint32_t n = (uint32_t)ts->cfg.ephemeral_hi - ts->cfg.ephemeral_lo + 1;
+	uint32_t lo = ts->cfg.ephemeral_lo, hi = ts->cfg.ephemeral_hi;
+	uint32_t n = hi >= lo ? hi - lo + 1 : 1;
+	uint64_t m[2] = { (uint64_t)raddr << 16 | rport, raddr ? 0 : ts->eph_counter };
+	uint32_t off = (uint32_t)siphash_secret(ts->cfg.secret ^ 0x7e5d, m, 2);
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint16_t p = ts->next_ephemeral;
-		ts->next_ephemeral = p >= ts->cfg.ephemeral_hi ? ts->cfg.ephemeral_lo : p + 1;
+		uint16_t p = (uint16_t)(lo + (off + ts->eph_counter + i) % n);
 		if (ts->port_users[p] == 0) {
+			ts->eph_counter += i + 1;
 			*port = p;
 			return 0;
 		}
@@ -402,6 +417,7 @@ void tcp_done(struct ust_stack *stk, struct tcb *tcb, int err)
 	pkt_free_chain(tcb->ooo);
 	tcb->ooo = NULL;
 	tcb->ooo_count = 0;
+	tcp_lossx_free(tcb);
 	tcb->state = TCPS_CLOSED;
 	tcb->flags |= TF_SHUT_RD | TF_SHUT_WR;
 	if (err)
@@ -417,14 +433,19 @@ void tcp_done(struct ust_stack *stk, struct tcb *tcb, int err)
 	tcp_notify(stk, tcb);
 }
 
-/* RFC 6528: ISN = M + F(4-tuple, secret), M a 4-microsecond clock. */
+/* RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport,
+ * secretkey), F a keyed PRF (SipHash-2-4 here), M a clock ticking every
+ * 4 microseconds (RFC 793 3.3): a later connection on the same 4-tuple
+ * starts above an earlier one, and an off-path attacker who sees ISNs of
+ * other tuples learns nothing about this one. */
 uint32_t tcp_isn(const struct ust_stack *stk, const struct tcb *tcb, uint64_t now)
 {
-	uint64_t h = tuple_hash(stk->tcp, tcb->laddr, tcb->lport, tcb->raddr, tcb->rport);
+	uint64_t m[2] = {
+		(uint64_t)tcb->laddr << 32 | tcb->raddr,
+		(uint64_t)tcb->lport << 16 | tcb->rport,
+	};
 
-	h ^= stk->tcp->cfg.secret >> 17;
-	h *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(h >> 32) + (uint32_t)(now / 4);
+	return (uint32_t)siphash_secret(stk->tcp->cfg.secret, m, 2) + (uint32_t)(now / 4);
 }
 
 uint32_t tcp_sndbuf_free(const struct tcb *tcb)
@@ -441,7 +462,7 @@ int tcp_bind(struct ust_stack *stk, struct tcb *tcb, uint32_t addr, uint16_t por
 	if (addr && !ipv4_is_local(stk, addr))
 		return -EADDRNOTAVAIL;
 	if (port == 0) {
-		int err = pick_ephemeral(stk, &port);
+		int err = pick_ephemeral(stk, 0, 0, &port);
 		if (err)
 			return err;
 	} else if (bind_conflict(stk, tcb, addr, port)) {
@@ -502,7 +523,7 @@ int tcp_connect(struct ust_stack *stk, struct tcb *tcb, uint32_t addr, uint16_t 
 		return -EINVAL;
 	if (!tcb->lport) {
 		uint16_t p;
-		if ((err = pick_ephemeral(stk, &p)))
+		if ((err = pick_ephemeral(stk, addr, port, &p)))
 			return err;
 		bind_take(stk, tcb, stk->cfg.ip, p);
 	} else if (!tcb->laddr) {
@@ -1007,6 +1028,7 @@ static const char *timer_name(const struct tcb *tcb)
 		[TK_NONE] = NULL, [TK_REXMIT] = "on", [TK_PERSIST] = "persist",
 		[TK_KEEPALIVE] = "keepalive", [TK_TIME_WAIT] = "timewait",
 		[TK_FIN_WAIT_2] = "timewait",
+		[TK_RACK] = "on", [TK_TLP] = "on",  /* ss shows them as "on" too */
 	};
 	if (tcb->tkind != TK_NONE && tcb->t_main != TIMER_NEVER)
 		return names[tcb->tkind];

@@ -63,6 +63,17 @@ struct tcp_config {
 	uint32_t table_initial;   /* connection hash buckets at start (power of two) */
 	uint8_t wscale;           /* offer window scaling (RFC 7323) */
 	uint8_t timestamps;       /* offer timestamps (RFC 7323) */
+	/* hardening (issue 7) */
+	uint8_t syncookies;       /* RFC 4987: 1 when the SYN queue is full
+	                           * (Linux tcp_syncookies default 1), 0 never */
+	uint32_t challenge_ack_limit; /* RFC 5961 7: challenge ACKs per second
+	                               * per stack; Linux 4.7..5.x
+	                               * tcp_challenge_ack_limit: 1000. 0: no limit */
+	uint32_t rst_rate;        /* RSTs to segments for no connection, per
+	                           * second (FreeBSD icmplim 200); 0: no limit */
+	uint32_t rst_burst;       /* bucket size of rst_rate */
+	/* loss recovery (issue 5) */
+	uint8_t sack;             /* offer SACK (RFC 2018); Linux tcp_sack: 1 */
 };
 
 void tcp_config_default(struct tcp_config *cfg);
@@ -158,6 +169,10 @@ enum tcp_opt {
 /* 0 or -EINVAL (value out of range) / -ENOPROTOOPT. */
 int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val);
 int tcp_getopt(const struct ust_stack *stk, const struct tcb *tcb, enum tcp_opt opt, int *val);
+/* TCP_CONGESTION: "reno" (NewReno) or "cubic" (the default), as Linux
+ * names them. 0, or -ENOENT for a name not known. The name is static. */
+int tcp_set_congestion(struct tcb *tcb, const char *name);
+const char *tcp_get_congestion(const struct tcb *tcb);
 
 /* The fields of Linux's struct tcp_info a user reads first. */
 struct tcp_info_lite {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/checksum.h"
+#include "core/siphash.h"
 #include "core/stack.h"
 #include "core/wire.h"
 #include "tcp/tcp_int.h"
@@ -42,6 +43,16 @@ static int parse_options(const uint8_t *o, size_t n, struct tcp_seg *seg)
 			if (len != 2)
 				return -1;
 			seg->sack_ok = 1;
+			break;
+		case 5:
+			/* RFC 2018 3: SACK blocks; the 4 a header can hold. */
+			if (len < 10 || (len - 2) % 8)
+				return -1;
+			for (size_t b = i + 2; b < i + len && seg->nsack < 4; b += 8) {
+				seg->sack[seg->nsack][0] = rd32(o + b);
+				seg->sack[seg->nsack][1] = rd32(o + b + 4);
+				seg->nsack++;
+			}
 			break;
 		case 8:
 			if (len != 10)
@@ -105,6 +116,62 @@ static void ack_now(struct tcb *tcb)
 	tcb->flags |= TF_ACK_NOW;
 }
 
+/* RFC 5961 7: the ACKs an off-path sender can provoke (challenge ACKs, and
+ * ACKs to out-of-window or PAWS-failed segments without data, as Linux's
+ * tcp_oow_rate_limited) share a per-stack budget of challenge_ack_limit a
+ * second. As Linux since CVE-2016-5696 (commit 75ff39ccc1bd), each second's
+ * budget is drawn in [limit/2, 3*limit/2): a fixed count is a side channel
+ * that tells an attacker how many challenges someone else provoked. */
+static int oow_ack_allowed(struct ust_stack *stk)
+{
+	struct tcp_state *ts = stk->tcp;
+	uint32_t lim = ts->cfg.challenge_ack_limit;
+	uint64_t sec = stk->now / 1000000u;
+
+	if (lim == 0)
+		return 1;
+	if (ts->chack_sec != sec + 1) {
+		ts->chack_sec = sec + 1;
+		ts->chack_left = (lim + 1) / 2 +
+		                 (uint32_t)(siphash_secret(ts->cfg.secret ^ 0xcac, &sec, 1) % lim);
+	}
+	if (ts->chack_left == 0) {
+		stk_count(stk, CNT_tcp_challenge_ack_limited);
+		return 0;
+	}
+	ts->chack_left--;
+	return 1;
+}
+
+static void challenge_ack(struct ust_stack *stk, struct tcb *tcb)
+{
+	if (oow_ack_allowed(stk)) {
+		stk_count(stk, CNT_tcp_challenge_acks);
+		ack_now(tcb);
+	}
+}
+
+/* An RST for a segment that finds no connection: anyone can ask for one,
+ * so they are rate-limited (FreeBSD's icmplim covers RSTs the same way). */
+static void reply_rst_limited(struct ust_stack *stk, const struct tcp_seg *seg)
+{
+	const struct tcp_config *cfg = &stk->tcp->cfg;
+
+	if (seg->flags & TH_RST)
+		return;
+	if (!ratelimit_allow(&stk->tcp->rst_rl, cfg->rst_rate, cfg->rst_burst, stk->now)) {
+		stk_count(stk, CNT_tcp_rst_limited);
+		return;
+	}
+	tcp_reply_rst(stk, seg);
+}
+
+static void ts_recent_set(struct ust_stack *stk, struct tcb *tcb, uint32_t tsval)
+{
+	tcb->ts_recent = tsval;
+	tcb->ts_recent_age = (uint32_t)(stk->now / 1000000u);
+}
+
 /* Options of the peer's SYN: MSS (RFC 9293 3.7.1), window scale and
  * timestamps (RFC 7323), each used only when both sides offered it. */
 static void take_syn_options(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
@@ -129,10 +196,14 @@ static void take_syn_options(struct ust_stack *stk, struct tcb *tcb, const struc
 	}
 	if (seg->has_ts && cfg->timestamps) {
 		tcb->flags |= TF_TS;
-		tcb->ts_recent = seg->tsval;
+		ts_recent_set(stk, tcb, seg->tsval);
 	} else {
 		tcb->flags &= ~TF_TS;
 	}
+	if (seg->sack_ok && cfg->sack)
+		tcb->flags |= TF_SACK;  /* RFC 2018 2 */
+	else
+		tcb->flags &= ~TF_SACK;
 }
 
 static uint32_t now_ms(const struct ust_stack *stk)
@@ -161,7 +232,7 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 	}
 	tcb->rexmits = 0;
 	tcb->recover = tcb->iss;  /* RFC 6582 3.2 (1) */
-	tcp_cc_reno.init(tcb);
+	tcp_cc(tcb)->init(tcb);
 	tcp_set_state(stk, tcb, TCPS_ESTABLISHED);
 	tcb->tkind = TK_NONE;
 	tcb->t_main = TIMER_NEVER;
@@ -179,40 +250,19 @@ static void child_inherit(struct tcb *c, const struct tcb *l)
 	c->keepintvl_s = l->keepintvl_s;
 	c->keepcnt = l->keepcnt;
 	c->linger_s = l->linger_s;
+	c->cc_id = l->cc_id;
 }
 
-static void listen_input(struct ust_stack *stk, struct tcb *l, const struct tcp_seg *seg)
+/* A SYN_RCVD child of l for the SYN seg, on l's SYN queue and in the
+ * connection table; NULL (counted) when memory is short. */
+static struct tcb *child_new(struct ust_stack *stk, struct tcb *l, const struct tcp_seg *seg)
 {
 	struct tcp_listen *lq = l->lq;
-	struct tcb *c;
+	struct tcb *c = tcp_tcb_alloc(stk);
 
-	if (seg->flags & TH_RST)
-		return;  /* first: an RST to a listener is ignored */
-	if (seg->flags & TH_ACK) {
-		tcp_reply_rst(stk, seg);  /* second: no ACK is acceptable yet */
-		return;
-	}
-	if (!(seg->flags & TH_SYN)) {
-		stk_count(stk, CNT_drop_tcp_flags);
-		return;
-	}
-	/* Linux: a SYN is dropped while the accept queue is over its backlog,
-	 * and when the SYN queue is full; the client's retransmission comes
-	 * back later. */
-	if (lq->acc_len > lq->backlog) {
-		lq->acc_overflows++;
-		stk_count(stk, CNT_drop_tcp_accept_queue_full);
-		return;
-	}
-	if (lq->syn_len >= (lq->backlog ? lq->backlog : 1)) {
-		lq->syn_overflows++;
-		stk_count(stk, CNT_drop_tcp_syn_queue_full);
-		return;
-	}
-	c = tcp_tcb_alloc(stk);
 	if (!c) {
 		stk_count(stk, CNT_drop_nobuf);
-		return;
+		return NULL;
 	}
 	child_inherit(c, l);
 	c->laddr = seg->dst;
@@ -223,7 +273,7 @@ static void listen_input(struct ust_stack *stk, struct tcb *l, const struct tcp_
 	if (tcp_ct_insert(stk, c)) {
 		c->lport = 0;
 		tcp_done(stk, c, 0);
-		return;
+		return NULL;
 	}
 	tcp_port_ref(stk, c->lport);
 	c->parent = l;
@@ -235,13 +285,104 @@ static void listen_input(struct ust_stack *stk, struct tcb *l, const struct tcp_
 	c->irs = seg->seq;
 	c->rcv_nxt = seg->seq + 1;
 	c->rcv_adv = c->rcv_nxt;
-	c->iss = tcp_isn(stk, c, stk->now);
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	take_syn_options(stk, c, seg);
 	c->snd_wnd = seg->wnd;
 	c->snd_wl1 = seg->seq;
 	tcp_set_state(stk, c, TCPS_SYN_RCVD);
 	stk_count(stk, CNT_tcp_passive_opens);
+	return c;
+}
+
+/* RFC 4987 3.6: an ACK to a listener that carries one of our cookies
+ * becomes the connection its SYN would have made; the segment then goes
+ * through the SYN_RCVD path like any handshake's third segment (*out).
+ * 0 when the segment is not such an ACK; 1 when it is. When the accept
+ * queue is over its backlog the ACK is dropped (*out stays NULL) but the
+ * child is kept in SYN_RCVD, as after a normal handshake: its SYN-ACK
+ * retransmission draws the client's ACK again later (a client that sends
+ * nothing would otherwise wait forever). Such children are few: only a
+ * client that received the cookie can make one. */
+#define COOKIE_CHILDREN_OVER 128u  /* SYN_RCVD children beyond the backlog */
+
+static int cookie_child(struct ust_stack *stk, struct tcb *l, const struct tcp_seg *seg,
+                        struct tcb **out)
+{
+	struct tcp_listen *lq = l->lq;
+	struct tcp_seg syn;
+	struct tcb *c;
+
+	/* Only while cookies were sent lately (their lifetime: 3 minutes). */
+	if (!lq->cookie_us || stk->now - (lq->cookie_us - 1) > 180000000u ||
+	    (seg->flags & (TH_SYN | TH_RST | TH_ACK)) != TH_ACK)
+		return 0;
+	if (tcp_cookie_check(stk, seg, &syn))
+		return 0;
+	if (lq->acc_len > lq->backlog && lq->syn_len > lq->backlog + COOKIE_CHILDREN_OVER) {
+		lq->acc_overflows++;
+		stk_count(stk, CNT_drop_tcp_accept_queue_full);
+		return 1;
+	}
+	c = child_new(stk, l, &syn);
+	if (!c)
+		return 1;
+	c->iss = seg->ack - 1;
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = seg->ack;
+	if (c->flags & TF_WSCALE)
+		c->rcv_wscale = tcp_wscale_for(c->rcvbuf > stk->tcp->cfg.buf_max ? c->rcvbuf
+		                                                               : stk->tcp->cfg.buf_max);
+	c->rcv_adv = c->rcv_nxt + (c->rcvbuf > 65535 ? 65535 : c->rcvbuf);
+	c->rexmits = 1;  /* the cookie SYN-ACK was not timed: no RTT sample */
+	if (lq->acc_len > lq->backlog) {
+		lq->acc_overflows++;
+		stk_count(stk, CNT_drop_tcp_accept_queue_full);
+		tcp_rearm_rexmit(stk, c);
+		return 1;
+	}
+	*out = c;
+	return 1;
+}
+
+static void listen_input(struct ust_stack *stk, struct tcb *l, const struct tcp_seg *seg)
+{
+	struct tcp_listen *lq = l->lq;
+	struct tcb *c;
+
+	if (seg->flags & TH_RST)
+		return;  /* first: an RST to a listener is ignored */
+	if (seg->flags & TH_ACK) {
+		reply_rst_limited(stk, seg);  /* second: no ACK is acceptable yet */
+		return;
+	}
+	if (!(seg->flags & TH_SYN)) {
+		stk_count(stk, CNT_drop_tcp_flags);
+		return;
+	}
+	/* Linux: a SYN is dropped while the accept queue is over its backlog;
+	 * the client's retransmission comes back later. */
+	if (lq->acc_len > lq->backlog) {
+		lq->acc_overflows++;
+		stk_count(stk, CNT_drop_tcp_accept_queue_full);
+		return;
+	}
+	/* A full SYN queue: a cookie instead of a child (RFC 4987 3.6), so a
+	 * flood of spoofed SYNs costs no memory and real clients still get
+	 * in; without cookies the SYN is dropped. */
+	if (lq->syn_len >= (lq->backlog ? lq->backlog : 1)) {
+		lq->syn_overflows++;
+		if (stk->tcp->cfg.syncookies) {
+			lq->cookie_us = stk->now + 1;
+			tcp_cookie_send(stk, l, seg);
+			return;
+		}
+		stk_count(stk, CNT_drop_tcp_syn_queue_full);
+		return;
+	}
+	c = child_new(stk, l, seg);
+	if (!c)
+		return;
+	c->iss = tcp_isn(stk, c, stk->now);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	tcp_send_syn(stk, c);
 	tcp_rearm_rexmit(stk, c);
 }
@@ -254,7 +395,7 @@ static void syn_sent_input(struct ust_stack *stk, struct tcb *tcb, const struct 
 
 	if (seg->flags & TH_ACK) {
 		if (seq_le(seg->ack, tcb->iss) || seq_gt(seg->ack, tcb->snd_max)) {
-			tcp_reply_rst(stk, seg);  /* not for our SYN */
+			reply_rst_limited(stk, seg);  /* not for our SYN */
 			return;
 		}
 		ack_ok = 1;
@@ -311,7 +452,8 @@ static int acceptable(const struct tcb *tcb, const struct tcp_seg *seg)
 static int on_rst(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	if (seg->seq != tcb->rcv_nxt) {
-		tcp_send_ack(stk, tcb);
+		stk_count(stk, CNT_drop_tcp_rst_seq);
+		challenge_ack(stk, tcb);
 		return 0;
 	}
 	stk_count(stk, CNT_tcp_rst_rcvd);
@@ -371,7 +513,7 @@ static int child_complete(struct ust_stack *stk, struct tcb *c)
 static int syn_rcvd_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	if (!seq_gt(seg->ack, tcb->snd_una) || seq_gt(seg->ack, tcb->snd_max)) {
-		tcp_reply_rst(stk, seg);
+		reply_rst_limited(stk, seg);
 		return -1;
 	}
 	if ((tcb->flags & TF_PASSIVE) && tcb->parent && child_complete(stk, tcb))
@@ -407,13 +549,25 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 	/* RTT: timestamps when in use (RFC 7323 4), else the timed sequence
 	 * number, never a retransmitted one (Karn). */
 	if ((tcb->flags & TF_TS) && seg->has_ts && seg->tsecr) {
-		tcp_rtt_sample(tcb, (now_ms(stk) - seg->tsecr) * 1000u, cfg);
+		/* Not after a timeout: a receiver that drops the go-back-N
+		 * duplicates as unacceptable echoes the first retransmission's
+		 * timestamp, and the sample would hold the whole backoff. */
+		if (tcb->rexmits == 0)
+			tcp_rtt_sample(tcb, (now_ms(stk) - seg->tsecr) * 1000u, cfg);
 	} else if ((tcb->flags & TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
 		tcp_rtt_sample(tcb, (now_ms(stk) - tcb->rtt_start_ms) * 1000u, cfg);
 		tcb->flags &= ~TF_RTT_TIMING;
 	}
 	tcb->rexmits = 0;
-	if ((tcb->flags & TF_FASTREC) && seq_lt(seg->ack, tcb->recover)) {
+	tcp_sack_trim(tcb);
+	if ((tcb->flags & TF_SACKREC) && seq_lt(seg->ack, tcb->recover)) {
+		/* RFC 6675 5 (C): a partial ACK in SACK recovery; the
+		 * scoreboard says what to resend (tcp_output). A head the
+		 * scoreboard cannot call lost yet is resent as NewReno would,
+		 * rather than waiting for the RTO at the tail of a window. */
+		if (!tcp_sack_lost_head(tcb) && seq_le(tcb->lx->high_rxt, tcb->snd_una))
+			tcp_sack_send_lost(stk, tcb, 1);
+	} else if ((tcb->flags & TF_FASTREC) && seq_lt(seg->ack, tcb->recover)) {
 		/* RFC 6582 3.2 (5): a partial ACK; the next hole is lost too.
 		 * Retransmit it at once, deflate by what was acked, stay. */
 		uint32_t mss = tcb->mss;
@@ -424,12 +578,12 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 			tcb->cwnd = mss;
 		tcp_retransmit_head(stk, tcb);
 	} else if (tcb->flags & TF_FASTREC) {
-		tcb->flags &= ~TF_FASTREC;
-		tcp_cc_reno.on_recovery_end(tcb);  /* full ACK: RFC 6582 (3.2 step 3) */
+		tcb->flags &= ~(TF_FASTREC | TF_SACKREC);
+		tcp_cc(tcb)->on_recovery_end(tcb);  /* full ACK: RFC 6582 (3.2 step 3) */
 		tcb->dupacks = 0;
 	} else {
 		if (cwnd_limited)
-			tcp_cc_reno.on_ack(tcb, acked);
+			tcp_cc(tcb)->on_ack(tcb, acked, stk->now);
 		tcb->dupacks = 0;
 	}
 	/* Restart the retransmission timer for what remains (5.3). */
@@ -439,11 +593,46 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 
 /* Three duplicate ACKs: fast retransmit and recovery (RFC 5681 3.2), once
  * per window: not again for losses below `recover` (RFC 6582 3.2 (2)). */
+/* Loss recovery by the scoreboard (RFC 6675 5): entered on the third
+ * duplicate ACK or when IsLost(SND.UNA) holds, once per window like
+ * NewReno. cwnd becomes ssthresh at once; pipe, not inflation, then says
+ * how much may be out. The first lost segment goes out regardless of
+ * cwnd (step 4.3). 0 when the connection has no scoreboard. */
+int tcp_sack_enter(struct ust_stack *stk, struct tcb *tcb)
+{
+	if (!(tcb->flags & TF_SACK) || !tcb->lx || (tcb->flags & TF_FASTREC))
+		return 0;
+	/* After an RTO, go-back-N resends everything not SACKed first. */
+	if (seq_lt(tcb->snd_nxt, tcb->snd_max))
+		return 0;
+	/* `recover` is one past RFC 6582's (the highest byte sent): a loss
+	 * at or above it is a new congestion event and halves the window;
+	 * one below it (a retransmission lost again) was paid for already
+	 * and is only repaired. */
+	if (seq_ge(tcb->snd_una, tcb->recover)) {
+		tcp_cc(tcb)->on_dupacks(tcb);
+		tcb->cwnd = tcb->ssthresh;
+	}
+	tcb->flags |= TF_FASTREC | TF_SACKREC;
+	tcb->recover = tcb->snd_max;
+	tcb->lx->high_rxt = tcb->snd_una;
+	stk_count(stk, CNT_tcp_sack_recovery);
+	tcp_sack_send_lost(stk, tcb, 1);
+	return 1;
+}
+
 static void on_dupack(struct ust_stack *stk, struct tcb *tcb)
 {
-	if (++tcb->dupacks == 3 && !(tcb->flags & TF_FASTREC) &&
-	    seq_gt(tcb->snd_una, tcb->recover)) {
-		tcp_cc_reno.on_dupacks(tcb);
+	if (tcb->flags & TF_SACKREC)
+		return;  /* RFC 6675: pipe counts what left the network */
+	if (++tcb->dupacks == 3 && !(tcb->flags & TF_FASTREC) && (tcb->flags & TF_SACK) &&
+	    tcb->lx) {
+		if (!tcb->lx->by_time)
+			tcp_sack_enter(stk, tcb);  /* else RACK decides, by time */
+	} else if (tcb->dupacks == 3 && !(tcb->flags & TF_FASTREC) &&
+	           seq_ge(tcb->snd_una, tcb->recover)) {
+		stk_count(stk, CNT_tcp_fast_recovery);
+		tcp_cc(tcb)->on_dupacks(tcb);
 		tcb->flags |= TF_FASTREC;
 		tcb->recover = tcb->snd_max;
 		tcp_retransmit_head(stk, tcb);
@@ -457,21 +646,36 @@ static void on_dupack(struct ust_stack *stk, struct tcb *tcb)
 static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
 {
 	uint32_t wnd;
+	int sack_news;
 
 	if (tcb->state == TCPS_SYN_RCVD && syn_rcvd_ack(stk, tcb, seg))
 		return -1;
-	if (seq_gt(seg->ack, tcb->snd_max)) {
-		ack_now(tcb);  /* acknowledges what we never sent */
+	/* RFC 5961 5.2: acceptable is SND.UNA - MAX.SND.WND <= SEG.ACK <=
+	 * SND.NXT (our SND.MAX); beyond it, a challenge ACK and the segment is
+	 * dropped: it acknowledges what we never sent, or is far too old to
+	 * come from the peer (a blind injection guessing sequence numbers). */
+	if (seq_gt(seg->ack, tcb->snd_max) ||
+	    seq_lt(seg->ack, tcb->snd_una - tcb->max_wnd)) {
+		stk_count(stk, CNT_drop_tcp_bad_ack);
+		challenge_ack(stk, tcb);
 		return -1;
 	}
 	wnd = (uint32_t)seg->wnd << ((tcb->flags & TF_WSCALE) ? tcb->snd_wscale : 0);
+	/* RFC 6675 2: an ACK bringing new SACK information counts as a
+	 * duplicate even when it carries data or a window change. */
+	sack_news = tcp_sack_update(tcb, seg);
 	if (seq_gt(seg->ack, tcb->snd_una)) {
 		ack_advance(stk, tcb, seg);
-	} else if (seg->ack == tcb->snd_una && seg->len == 0 &&
-	           !(seg->flags & (TH_SYN | TH_FIN)) && wnd == tcb->snd_wnd &&
-	           tcb->snd_max != tcb->snd_una) {
+	} else if (seg->ack == tcb->snd_una && tcb->snd_max != tcb->snd_una &&
+	           (sack_news || (seg->len == 0 && !(seg->flags & (TH_SYN | TH_FIN)) &&
+	                          wnd == tcb->snd_wnd))) {
 		on_dupack(stk, tcb);
 	}
+	if (sack_news && tcp_sack_lost_head(tcb))
+		tcp_sack_enter(stk, tcb);  /* RFC 6675 5 (a): IsLost(HighACK + 1) */
+	else if (tcb->lx && tcb->lx->nsb &&
+	         (!(tcb->flags & TF_FASTREC) || seq_gt(tcb->lx->fack, tcb->lx->rack_hi)))
+		tcp_rack_arm(stk, tcb);  /* RFC 8985 6.2: a hole, by time */
 	/* Window update, when the segment is newer than the last one that
 	 * set it (SND.WL1/WL2). */
 	if (seq_lt(tcb->snd_wl1, seg->seq) ||
@@ -656,6 +860,8 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 		p->len = seg->len;
 		if (ooo_insert(stk, tcb, p, seg->seq, fin))
 			pkt_free(p);
+		else
+			tcp_sack_rcv_ooo(tcb, seg->seq);  /* RFC 2018 4: report it first */
 		return 0;
 	}
 	if (seg->len && rq_put(stk, tcb, seg->data, seg->len)) {
@@ -712,6 +918,23 @@ static void trim_to_window(const struct tcb *tcb, struct tcp_seg *seg)
 	}
 }
 
+/* RFC 7323 5.3 R1: a segment whose TSval is older than TS.Recent is an old
+ * duplicate, unless the connection was idle for 24 days (5.5): then
+ * TS.Recent is too old to compare with and is dropped instead. */
+#define PAWS_IDLE_S (24u * 24 * 3600)
+
+static int paws_reject(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
+{
+	if (!(tcb->flags & TF_TS) || !seg->has_ts || (seg->flags & TH_RST) ||
+	    !seq_lt(seg->tsval, tcb->ts_recent))
+		return 0;
+	if ((uint32_t)(stk->now / 1000000u) - tcb->ts_recent_age > PAWS_IDLE_S) {
+		ts_recent_set(stk, tcb, seg->tsval);
+		return 0;
+	}
+	return 1;
+}
+
 /* Returns 1 when the TCB is done (and perhaps freed). Consumes p. */
 static int sync_input(struct ust_stack *stk, struct tcb *tcb, struct tcp_seg *seg,
                       struct pkt *p)
@@ -730,13 +953,42 @@ static int sync_input(struct ust_stack *stk, struct tcb *tcb, struct tcp_seg *se
 		seg->flags &= (uint8_t)~TH_SYN;
 		seg->seq++;
 	}
+	/* RFC 7323 5.3 R1: PAWS, before the sequence check. An RST is not
+	 * subject to it (as Linux: the peer may have lost its clock). */
+	if (paws_reject(stk, tcb, seg)) {
+		stk_count(stk, CNT_drop_tcp_paws);
+		if (seg->flags & TH_SYN)
+			challenge_ack(stk, tcb);
+		else if (seg->len || oow_ack_allowed(stk))
+			ack_now(tcb);
+		pkt_free(p);
+		return 0;
+	}
+	/* RFC 5961 4.2: a SYN in a synchronized state, in the window or not,
+	 * earns a challenge ACK and nothing else (RFC 9293 3.10.7.4 fourth). */
+	if (seg->flags & TH_SYN) {
+		stk_count(stk, CNT_drop_tcp_syn_in_sync);
+		challenge_ack(stk, tcb);
+		if (tcb->state == TCPS_TIME_WAIT)
+			tcp_set_main(stk, tcb, TK_TIME_WAIT, stk->now + stk->tcp->cfg.time_wait_us);
+		pkt_free(p);
+		return 0;
+	}
+	/* RFC 2883 4: data we hold already is reported in a D-SACK block. */
+	if (seg->len && seq_lt(seg->seq, tcb->rcv_nxt) && !(seg->flags & TH_RST))
+		tcp_sack_rcv_dup(tcb, seg->seq,
+		                 seq_lt(seg->seq + seg->len, tcb->rcv_nxt) ? seg->seq + seg->len
+		                                                          : tcb->rcv_nxt);
 	/* First: sequence number. An RST is judged by on_rst (RFC 5961). */
 	if (!acceptable(tcb, seg)) {
 		/* Special allowance (3.10.7.4): with a zero window the ACK,
 		 * URG and RST of a segment at RCV.NXT are still processed. */
 		if (!(seg->seq == tcb->rcv_nxt && seg->len)) {
 			stk_count(stk, CNT_drop_tcp_unacceptable);
-			if (!(seg->flags & TH_RST))
+			/* The duplicate ACK RFC 9293 asks for; for segments
+			 * without data it is rate-limited as Linux does, so a
+			 * flood of them cannot turn into a flood of ACKs. */
+			if (!(seg->flags & TH_RST) && (seg->len || oow_ack_allowed(stk)))
 				ack_now(tcb);
 			/* TIME_WAIT: the peer's FIN again; 2*MSL restarts. */
 			if (tcb->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
@@ -752,18 +1004,11 @@ static int sync_input(struct ust_stack *stk, struct tcb *tcb, struct tcp_seg *se
 	/* RFC 7323 4.3: remember the timestamp to echo. */
 	if ((tcb->flags & TF_TS) && seg->has_ts && seq_le(seg->seq, tcb->rcv_nxt) &&
 	    seq_ge(seg->tsval, tcb->ts_recent))
-		tcb->ts_recent = seg->tsval;
+		ts_recent_set(stk, tcb, seg->tsval);
 	/* Second: RST. */
 	if (seg->flags & TH_RST) {
 		pkt_free(p);
 		return on_rst(stk, tcb, seg);
-	}
-	/* Fourth: a SYN in a synchronized state gets a challenge ACK
-	 * (RFC 5961 4.2, RFC 9293 3.10.7.4). */
-	if (seg->flags & TH_SYN) {
-		ack_now(tcb);
-		pkt_free(p);
-		return 0;
 	}
 	/* Fifth: without ACK the segment is dropped. */
 	rc = (seg->flags & TH_ACK) ? on_ack(stk, tcb, seg) : -1;
@@ -807,15 +1052,18 @@ void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip)
 		tcb = NULL;
 	if (!tcb) {
 		struct tcb *l = tcp_listener_lookup(stk, ip->dst, seg.dport);
-		if (l) {
+		int cookie = l ? cookie_child(stk, l, &seg, &tcb) : 0;
+		if (l && !cookie) {
 			listen_input(stk, l, &seg);
-		} else {
+		} else if (!l) {
 			/* CLOSED (3.10.7.1): everything but an RST gets one. */
 			stk_count(stk, CNT_drop_tcp_no_socket);
-			tcp_reply_rst(stk, &seg);
+			reply_rst_limited(stk, &seg);
 		}
-		pkt_free(p);
-		return;
+		if (!tcb) {
+			pkt_free(p);
+			return;
+		}
 	}
 	if (tcb->state == TCPS_SYN_SENT) {
 		syn_sent_input(stk, tcb, &seg);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "core/pkt.h"
+#include "core/ratelimit.h"
 #include "core/timer.h"
 #include "tcp/tcp.h"
 
@@ -45,6 +46,8 @@ struct tcp_seg {
 	uint8_t sack_ok;
 	uint8_t has_ts;
 	uint32_t tsval, tsecr;
+	uint8_t nsack;            /* RFC 2018 blocks, as received (issue 5) */
+	uint32_t sack[4][2];      /* [i][0] left edge, [i][1] right edge */
 	const uint8_t *data;      /* payload */
 	uint32_t len;             /* payload bytes */
 };
@@ -78,11 +81,15 @@ enum {
 	TF_FASTREC = 1u << 18,    /* in fast recovery (RFC 5681 3.2) */
 	TF_SHUT_WR = 1u << 19,    /* no more sends: EPIPE (Linux SEND_SHUTDOWN) */
 	TF_HAVE_RTT = 1u << 20,   /* srtt/rttvar hold a measurement */
+	/* loss recovery (issue 5) */
+	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
+	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
 };
 
 /* What the main deadline means (one at a time; delayed ACK has its own). */
 enum tcp_tkind {
 	TK_NONE, TK_REXMIT, TK_PERSIST, TK_KEEPALIVE, TK_TIME_WAIT, TK_FIN_WAIT_2,
+	TK_RACK, TK_TLP,  /* RFC 8985: reordering window, tail loss probe (issue 5) */
 };
 
 struct tcp_listen;
@@ -157,6 +164,18 @@ struct tcb {
 	uint16_t user_mss;
 	uint16_t keepidle_s, keepintvl_s;
 	uint8_t linger_s;
+
+	/* hardening (issue 7), in the tail padding: sizeof stays 304 */
+	uint32_t ts_recent_age;       /* stk->now in seconds when ts_recent was
+	                               * set: RFC 7323 5.5 (24 days idle) */
+
+	/* loss recovery and congestion control (issue 5): two pointers and a
+	 * time; everything bigger lives in *lx, allocated at the first loss,
+	 * SACK block or out-of-order segment, so a clean connection pays 16
+	 * bytes */
+	struct tcp_lossx *lx;         /* NULL until needed (tcp_lossx_get) */
+	uint32_t last_send_ms;        /* last data sent: restart after idle */
+	uint8_t cc_id;                /* index in tcp_cc_table; 0: cubic */
 };
 
 struct tcp_listen {
@@ -164,6 +183,7 @@ struct tcp_listen {
 	struct tcb *acc_head, *acc_tail;
 	uint32_t syn_len, acc_len, backlog;
 	uint64_t syn_overflows, acc_overflows;
+	uint64_t cookie_us;           /* 1 + when a SYN cookie was last sent; 0: never */
 };
 
 /* Connection table: 4-tuple hash that grows by doubling with incremental
@@ -185,7 +205,12 @@ struct tcp_state {
 	struct tcb *lhash[TCP_LHASH];
 	struct tcb *bhash[TCP_BHASH];
 	uint32_t *port_users;         /* [65536]: TCBs holding each local port */
-	uint16_t next_ephemeral;
+
+	/* hardening (issue 7) */
+	uint32_t eph_counter;         /* RFC 6056 3.3.3 "next_ephemeral" */
+	uint32_t chack_left;          /* RFC 5961 7: challenge ACKs left this second */
+	uint64_t chack_sec;           /* the second chack_left belongs to */
+	struct ratelimit rst_rl;      /* RSTs to segments for no connection */
 };
 
 /* --- tcp.c: tables and lifecycle --- */
@@ -203,6 +228,16 @@ void tcp_set_state(struct ust_stack *stk, struct tcb *tcb, int state);
 void tcp_notify(struct ust_stack *stk, struct tcb *tcb);
 uint32_t tcp_isn(const struct ust_stack *stk, const struct tcb *tcb, uint64_t now);
 void tcp_sb_free(struct tcb *tcb);
+
+/* --- tcp_syncookie.c (RFC 4987 3.6) --- */
+/* Answers a SYN for listener l with a SYN-ACK whose ISN is a cookie;
+ * nothing is stored. */
+void tcp_cookie_send(struct ust_stack *stk, const struct tcb *l, const struct tcp_seg *seg);
+/* An ACK for listener l with no connection: when seg->ack - 1 is one of our
+ * recent cookies, fills syn with the SYN options the cookie kept (mss,
+ * wscale, sack_ok, has_ts, tsval) and returns 0; -1 otherwise. */
+int tcp_cookie_check(struct ust_stack *stk, const struct tcp_seg *seg, struct tcp_seg *syn);
+uint8_t tcp_wscale_for(uint32_t buf);  /* the shift we announce for buf */
 /* Rings: append n bytes growing to at least min_cap (0, or -ENOBUFS);
  * copy n bytes from offset off; drop n bytes from the front (freeing the
  * memory when empty); free. */
@@ -222,6 +257,9 @@ void tcp_reply_rst(struct ust_stack *stk, const struct tcp_seg *seg);
 /* One segment: seq, up to len payload bytes from the send buffer, flags. */
 void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags);
 void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb);
+/* RFC 6675 NextSeg rule 1 while pipe < cwnd: resends lost holes; force:
+ * one segment regardless of cwnd (the head when nothing is known lost). */
+void tcp_sack_send_lost(struct ust_stack *stk, struct tcb *tcb, int force);
 uint32_t tcp_rcv_window(const struct tcb *tcb);
 void tcp_sb_consume(struct tcb *tcb, uint32_t n);
 uint16_t tcp_mss_for_mtu(const struct ust_stack *stk);
@@ -234,16 +272,84 @@ void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb);  /* after sends/A
 void tcp_rtt_sample(struct tcb *tcb, uint32_t rtt_us, const struct tcp_config *cfg);
 uint32_t tcp_rto_backed(const struct tcb *tcb, const struct tcp_config *cfg);
 
-/* --- congestion control ops (RFC 5681 reno now; cubic later) --- */
+/* --- congestion control ops: "reno" (NewReno, RFC 5681 + 6582) and
+ * "cubic" (RFC 9438, the default as in Linux) --- */
 struct tcp_cc_ops {
 	const char *name;
 	void (*init)(struct tcb *tcb);
-	void (*on_ack)(struct tcb *tcb, uint32_t acked);   /* new data acknowledged */
+	/* new data acknowledged, while cwnd limits the sender; now in us */
+	void (*on_ack)(struct tcb *tcb, uint32_t acked, uint64_t now);
 	void (*on_dupacks)(struct tcb *tcb);              /* third duplicate ACK */
 	void (*on_timeout)(struct tcb *tcb);              /* RTO fired */
 	void (*on_recovery_end)(struct tcb *tcb);
 };
 extern const struct tcp_cc_ops tcp_cc_reno;
+extern const struct tcp_cc_ops tcp_cc_cubic;
+#define TCP_CC_COUNT 2
+extern const struct tcp_cc_ops *const tcp_cc_table[TCP_CC_COUNT];  /* [0]: the default */
+static inline const struct tcp_cc_ops *tcp_cc(const struct tcb *tcb)
+{
+	return tcp_cc_table[tcb->cc_id < TCP_CC_COUNT ? tcb->cc_id : 0];
+}
+uint32_t tcp_cc_smss(const struct tcb *tcb);  /* payload bytes per segment */
+
+/* --- tcp_sack.c: SACK (RFC 2018, 2883) and SACK-based recovery (RFC
+ * 6675); the side structure of a TCB that has seen loss --- */
+#define TCP_SB_MAX 32      /* SACKed ranges kept by the sender */
+#define TCP_SACK_RECENT 4  /* receiver: recently reported blocks */
+struct tcp_lossx {
+	/* sender scoreboard: SACKed ranges above SND.UNA, sorted, disjoint */
+	uint32_t sb[TCP_SB_MAX][2];
+	uint8_t nsb;
+	uint8_t nrecent;
+	uint8_t dsack;              /* a D-SACK block is owed */
+	uint32_t high_rxt;          /* RFC 6675 HighRxt */
+	uint32_t fack;              /* highest SACKed byte + 1, kept or not */
+	/* receiver: starts of the out-of-order blocks last changed, most
+	 * recent first (RFC 2018 4), and the duplicate to report */
+	uint32_t recent[TCP_SACK_RECENT];
+	uint32_t dsack_lo, dsack_hi;
+	/* CUBIC (RFC 9438 4), in segments and microseconds */
+	double w_max, k_s, w_est, cwnd_epoch;
+	uint64_t epoch_us;          /* 0: no epoch */
+	/* RACK (RFC 8985 6): holes below rack_hi are lost by time */
+	uint32_t rack_hi;
+	uint32_t rack_pend;         /* fack when the reordering window started */
+	uint32_t rxt_mark;          /* SND.MAX at the last retransmission */
+	uint8_t rack_on;
+	uint8_t by_time;            /* RTT known: RACK alone declares loss */
+};
+struct tcp_lossx *tcp_lossx_get(struct tcb *tcb);  /* NULL when out of memory */
+void tcp_lossx_free(struct tcb *tcb);
+/* Sender: takes the SACK blocks of an acceptable ACK into the scoreboard;
+ * 1 when they told something new. */
+int tcp_sack_update(struct tcb *tcb, const struct tcp_seg *seg);
+void tcp_sack_trim(struct tcb *tcb);        /* after SND.UNA moved */
+int tcp_sack_lost_head(const struct tcb *tcb); /* RFC 6675 IsLost(SND.UNA) */
+uint32_t tcp_sack_pipe(const struct tcb *tcb);  /* RFC 6675 pipe */
+/* SND.NXT - SND.UNA less what is SACKed below SND.NXT: the flight of
+ * go-back-N after an RTO, which skips SACKed data. */
+uint32_t tcp_sack_flight(const struct tcb *tcb);
+/* The end of the SACKed range holding seq, or seq when none does; *lim
+ * gets the start of the next SACKed range above seq (or snd_max). */
+uint32_t tcp_sack_skip(const struct tcb *tcb, uint32_t seq, uint32_t *lim);
+/* RFC 6675 NextSeg rule 1: a lost hole's next bytes to resend; 0 if none. */
+int tcp_sack_next_lost(const struct tcb *tcb, uint32_t mss, uint32_t *seq, uint32_t *len);
+/* Enters SACK-based recovery (tcp_input.c); 0 when it cannot. */
+int tcp_sack_enter(struct ust_stack *stk, struct tcb *tcb);
+/* --- tcp_rack.c: RACK-TLP (RFC 8985), on the scoreboard --- */
+void tcp_rack_arm(struct ust_stack *stk, struct tcb *tcb);    /* a hole is known */
+void tcp_rack_timeout(struct ust_stack *stk, struct tcb *tcb);
+/* The deadline of the retransmission timer: a tail loss probe (TK_TLP)
+ * when one is due, else the RTO (TK_REXMIT). */
+void tcp_rack_arm_pto(struct ust_stack *stk, struct tcb *tcb);
+void tcp_tlp_fire(struct ust_stack *stk, struct tcb *tcb);
+/* Receiver: an out-of-order segment was queued / a duplicate came. */
+void tcp_sack_rcv_ooo(struct tcb *tcb, uint32_t seq);
+void tcp_sack_rcv_dup(struct tcb *tcb, uint32_t lo, uint32_t hi);
+/* Writes the SACK option (NOP NOP 5 len blocks) into o, at most room
+ * bytes; returns its length (0: nothing to say). */
+size_t tcp_sack_option(struct tcb *tcb, uint8_t *o, size_t room);
 
 static inline uint32_t tcp_flight(const struct tcb *tcb) { return tcb->snd_nxt - tcb->snd_una; }
 

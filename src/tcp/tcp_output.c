@@ -86,7 +86,7 @@ static size_t put_ts(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 
 /* Options of a SYN or SYN-ACK: MSS, timestamps, window scale. */
 static size_t syn_options(const struct ust_stack *stk, struct tcb *tcb, uint8_t *o, int offer_ws,
-                          int offer_ts)
+                          int offer_ts, int offer_sack)
 {
 	size_t n = 0;
 
@@ -96,6 +96,18 @@ static size_t syn_options(const struct ust_stack *stk, struct tcb *tcb, uint8_t 
 	n += 2;
 	if (offer_ts)
 		n += put_ts(o + n, now_ms(stk), tcb->state == TCPS_SYN_RCVD ? tcb->ts_recent : 0);
+	if (offer_sack) {
+		/* RFC 2018 2: SACK-permitted, in the two NOPs before the
+		 * timestamps when there are some (Linux's layout). */
+		uint8_t *at = offer_ts ? o + n - 12 : o + n;
+		if (!offer_ts) {
+			n += 4;
+			at[2] = TCPOPT_NOP;
+			at[3] = TCPOPT_NOP;
+		}
+		at[0] = TCPOPT_SACK_OK;
+		at[1] = 2;
+	}
 	if (offer_ws) {
 		o[n++] = TCPOPT_NOP;
 		o[n++] = TCPOPT_WS;
@@ -185,12 +197,27 @@ void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len
 	s.ack = tcb->rcv_nxt;
 	s.flags = flags | TH_ACK;
 	s.wnd = window_field(tcb, 0);
+	if (tcb->lx) {
+		/* Options and payload share the MSS (RFC 6691): a full data
+		 * segment has no room for blocks; ACKs always do. */
+		size_t n, room = sizeof(opt) - s.optlen;
+		if (len && (size_t)tcb->mss < len + s.optlen + room)
+			room = (size_t)tcb->mss > len + s.optlen ? tcb->mss - len - s.optlen : 0;
+		if (tcb->lx->dsack && (tcb->flags & TF_SACK) && room >= 12)
+			stk_count(stk, CNT_tcp_dsack_sent);
+		n = tcp_sack_option(tcb, opt + s.optlen, room);
+		if (n)
+			stk_count(stk, CNT_tcp_sack_blocks_sent);
+		s.optlen += n;
+	}
 	if (len) {
 		s.sb = &tcb->sb;
 		s.off = seq - tcb->snd_una;
 		s.len = len;
 	}
 	ack_sent(tcb);
+	if (len)
+		tcb->last_send_ms = now_ms(stk);
 	end = seq + len + ((flags & TH_FIN) ? 1 : 0);
 	if (seq_gt(end, tcb->snd_max))
 		tcb->snd_max = end;
@@ -231,7 +258,8 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
 	}
 	s.wnd = window_field(tcb, 1);
 	s.opt = opt;
-	s.optlen = syn_options(stk, tcb, opt, ws, ts);
+	s.optlen = syn_options(stk, tcb, opt, ws, ts,
+	                       synrcvd ? !!(tcb->flags & TF_SACK) : cfg->sack);
 	tcb->snd_nxt = tcb->iss + 1;
 	if (!tcb->rexmits)
 		tcb->rtt_start_ms = now_ms(stk);  /* the handshake is timed too */
@@ -301,6 +329,54 @@ static int fin_due(const struct tcb *tcb, uint32_t seq)
 	       seq == tcb->snd_una + tcb->sb.len;
 }
 
+/* Restart after idle (RFC 5681 4.1, as Linux's tcp_cwnd_restart): a
+ * sender silent for more than an RTO no longer knows the path; it starts
+ * again from at most the initial window, remembering 3/4 of the old one in
+ * ssthresh so slow start climbs back quickly. */
+static void restart_after_idle(struct ust_stack *stk, struct tcb *tcb)
+{
+	uint32_t iw = 10 * eff_mss(tcb);
+
+	if (tcb->snd_max != tcb->snd_una || !tcb->sb.len || !tcb->last_send_ms ||
+	    tcb->cwnd <= iw || now_ms(stk) - tcb->last_send_ms <= tcb->rto_us / 1000u)
+		return;
+	if (tcb->ssthresh < tcb->cwnd / 4 * 3)
+		tcb->ssthresh = tcb->cwnd / 4 * 3;
+	tcb->cwnd = iw;
+}
+
+/* RFC 6675 5 (C.1): NextSeg rule 1, lost holes first, while pipe leaves
+ * room in cwnd; `force` sends one segment regardless (entering recovery,
+ * 4.3), the head when the scoreboard knows of no loss. */
+void tcp_sack_send_lost(struct ust_stack *stk, struct tcb *tcb, int force)
+{
+	struct tcp_lossx *x = tcb->lx;
+	uint32_t mss = eff_mss(tcb), seq, len, off;
+
+	while (x && (force || tcp_sack_pipe(tcb) + mss <= tcb->cwnd)) {
+		if (!tcp_sack_next_lost(tcb, mss, &seq, &len)) {
+			if (!force || seq_gt(x->high_rxt, tcb->snd_una))
+				return;
+			seq = tcb->snd_una;
+			len = mss;
+			if (x->nsb && x->sb[0][0] - seq < len)
+				len = x->sb[0][0] - seq;
+		}
+		off = seq - tcb->snd_una;
+		if (off >= tcb->sb.len)
+			return;  /* only the FIN is missing: the RTO resends it */
+		if (len > tcb->sb.len - off)
+			len = tcb->sb.len - off;
+		stk_count(stk, CNT_tcp_retransmits);
+		tcb->total_retrans++;
+		tcb->flags &= ~TF_RTT_TIMING;  /* Karn */
+		tcp_xmit(stk, tcb, seq, len, 0);
+		x->high_rxt = seq + len;
+		x->rxt_mark = tcb->snd_max;
+		force = 0;
+	}
+}
+
 /* Sends new (or go-back-N re-sent) data while the windows allow: RFC 9293
  * 3.8.6.2.1 sender SWS avoidance, RFC 896 Nagle unless TCP_NODELAY, RFC
  * 5681 cwnd. The FIN rides on the last data segment. */
@@ -321,17 +397,31 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 			tcp_send_ack(stk, tcb);
 		return;
 	}
+	restart_after_idle(stk, tcb);
+	if (tcb->flags & TF_SACKREC)
+		tcp_sack_send_lost(stk, tcb, 0);
 	for (;;) {
-		uint32_t off = tcb->snd_nxt - tcb->snd_una;
-		uint32_t avail = tcb->sb.len > off ? tcb->sb.len - off : 0;
-		uint32_t cwnd = tcb->cwnd + limited_transmit(tcb);
-		uint32_t wnd = tcb->snd_wnd < cwnd ? tcb->snd_wnd : cwnd;
-		uint32_t flight = tcp_flight(tcb);
-		uint32_t usable = wnd > flight ? wnd - flight : 0;
+		uint32_t lim = tcb->snd_max;
+		uint32_t off, avail, cwnd, flight, usable, rwnd, len;
 		uint32_t mss = eff_mss(tcb);
-		uint32_t len = avail;
 		uint8_t flags = 0;
 
+		/* Go-back-N after an RTO skips what the peer SACKed. */
+		if (tcb->lx && seq_lt(tcb->snd_nxt, tcb->snd_max))
+			tcb->snd_nxt = tcp_sack_skip(tcb, tcb->snd_nxt, &lim);
+		off = tcb->snd_nxt - tcb->snd_una;
+		avail = tcb->sb.len > off ? tcb->sb.len - off : 0;
+		if (seq_lt(tcb->snd_nxt, lim) && lim - tcb->snd_nxt < avail)
+			avail = lim - tcb->snd_nxt;
+		cwnd = tcb->cwnd + limited_transmit(tcb);
+		/* In SACK recovery cwnd bounds pipe (RFC 6675 5 (C)); the
+		 * peer's window always bounds what lies past SND.UNA. */
+		flight = (tcb->flags & TF_SACKREC) ? tcp_sack_pipe(tcb) : tcp_sack_flight(tcb);
+		usable = cwnd > flight ? cwnd - flight : 0;
+		rwnd = tcb->snd_wnd > tcp_flight(tcb) ? tcb->snd_wnd - tcp_flight(tcb) : 0;
+		if (usable > rwnd)
+			usable = rwnd;
+		len = avail;
 		if (off > tcb->sb.len)
 			break;  /* the FIN is already out */
 		if (len > usable)

@@ -73,7 +73,11 @@ void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb)
 	    tcb->tkind == TK_FIN_WAIT_2)
 		return;
 	if (st == TCPS_SYN_SENT || st == TCPS_SYN_RCVD || tcb->snd_max != tcb->snd_una) {
-		if (tcb->tkind != TK_REXMIT)
+		if (tcb->tkind == TK_RACK)
+			return;  /* the reordering window runs; the RTO follows it */
+		if (tcb->tkind == TK_TLP || (tcb->tkind != TK_REXMIT && tcp_synchronized(st)))
+			tcp_rack_arm_pto(stk, tcb);  /* RFC 8985 7.2 */
+		else if (tcb->tkind != TK_REXMIT)
 			tcp_set_main(stk, tcb, TK_REXMIT, stk->now + tcp_rto_backed(tcb, cfg));
 		return;
 	}
@@ -119,7 +123,7 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 		return;
 	}
 	tcb->rexmits++;
-	tcb->flags &= ~(TF_RTT_TIMING | TF_FASTREC);
+	tcb->flags &= ~(TF_RTT_TIMING | TF_FASTREC | TF_SACKREC);
 	tcb->dupacks = 0;
 	tcb->tkind = TK_NONE;
 	if (tcb->state == TCPS_SYN_SENT || tcb->state == TCPS_SYN_RCVD) {
@@ -132,7 +136,12 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 	/* RFC 5681 3.1 (4): loss window of one segment, then go-back-N;
 	 * duplicate ACKs for what was outstanding start no fast retransmit
 	 * (RFC 6582 3.2 (2)). */
-	tcp_cc_reno.on_timeout(tcb);
+	stk_count(stk, CNT_tcp_rto);
+	tcp_cc(tcb)->on_timeout(tcb);
+	/* RFC 6675 5.1: SACKed data is kept (go-back-N skips it); the
+	 * rest is resent from SND.UNA. */
+	if (tcb->lx)
+		tcb->lx->high_rxt = tcb->snd_una;
 	tcb->recover = tcb->snd_max;
 	tcb->snd_nxt = tcb->snd_una;
 	tcp_output(stk, tcb);
@@ -169,6 +178,12 @@ static void on_main(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 		send_probe(stk, tcb);
 		tcb->probes++;
 		tcp_set_main(stk, tcb, TK_KEEPALIVE, now + (uint64_t)tcb->keepintvl_s * 1000000u);
+		return;
+	case TK_RACK:
+		tcp_rack_timeout(stk, tcb);
+		return;
+	case TK_TLP:
+		tcp_tlp_fire(stk, tcb);
 		return;
 	case TK_TIME_WAIT:
 	case TK_FIN_WAIT_2:
