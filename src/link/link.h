@@ -6,6 +6,7 @@
 #ifndef USTACK_LINK_LINK_H
 #define USTACK_LINK_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,11 @@ struct tap_params {
 	uint32_t host_ip;      /* kernel side address, host order; 0: leave it alone */
 	uint8_t host_prefix;   /* prefix length of host_ip */
 	uint16_t mtu;
+	/* IFF_VNET_HDR with TUNSETOFFLOAD (checksum, TSO4): the kernel may hand
+	 * over frames with the TCP checksum left to fill and 64 KB TSO frames;
+	 * the link completes and splits them into MTU-sized frames. Falls back
+	 * to plain frames when the kernel refuses. */
+	bool offload;
 };
 /* Creates the TAP (IFF_TAP|IFF_NO_PI) when it does not exist and brings the
  * kernel side up with host_ip; attaches when it exists. The device is

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +19,22 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/checksum.h"
+
 #define ETH_HDR_LEN 14u
+/* The largest frame the kernel hands over with TSO on: 64 KB of IP. */
+#define TAP_BIG_MAX (65535u + ETH_HDR_LEN)
+/* Headers of a TSO frame we split: Ethernet + IP + TCP with options. */
+#define TAP_HDR_MAX (ETH_HDR_LEN + 60u + 60u)
 
 struct tap_link {
 	struct link l;
 	int fd;
+	bool vnet;            /* IFF_VNET_HDR: every frame has a virtio_net_hdr */
+	uint8_t *big;         /* vnet: the part of a TSO frame past one buffer */
+	struct pkt_queue pend;  /* split segments beyond the last burst's room */
+	bool tso;             /* the kernel took TUN_F_TSO4: we may send TSO frames */
+	uint64_t tso_frames, tso_segs, csum_filled, gso_frames;
 	/* Catches the tail of a frame too big for a packet buffer, so that a
 	 * truncated read is recognised and dropped instead of delivered cut. */
 	uint8_t spill[64];
@@ -43,6 +55,186 @@ static int fail(int e, char *errbuf, size_t errlen, const char *name, const char
 	return -e;
 }
 
+/* A frame read in two parts: the buffer's room, then t->big. */
+struct two {
+	const uint8_t *a, *b;
+	size_t alen, len;
+};
+
+static void two_copy(const struct two *f, size_t off, uint8_t *dst, size_t n)
+{
+	if (off < f->alen) {
+		size_t k = f->alen - off < n ? f->alen - off : n;
+		memcpy(dst, f->a + off, k);
+		dst += k;
+		off += k;
+		n -= k;
+	}
+	if (n)
+		memcpy(dst, f->b + (off - f->alen), n);
+}
+
+/* VIRTIO_NET_HDR_F_NEEDS_CSUM: the kernel left the checksum at csum_start
+ * + csum_offset holding the pseudo-header sum; the rest is summed here, so
+ * the core checks it as any other. */
+static bool fill_csum(uint8_t *f, size_t len, const struct virtio_net_hdr *h)
+{
+	size_t start = h->csum_start, at = start + h->csum_offset;
+
+	if (start >= len || at + 2 > len)
+		return false;
+	uint16_t c = csum_fold(csum_partial(f + start, len - start, 0));
+	f[at] = (uint8_t)(c >> 8);
+	f[at + 1] = (uint8_t)c;
+	return true;
+}
+
+/* Splits a TSO frame (VIRTIO_NET_HDR_GSO_TCPV4) into frames of gso_size
+ * payload bytes each, as the kernel's own GSO would: the IP id counts up,
+ * sequence numbers advance, FIN and PSH stay on the last, CWR on the first,
+ * each checksum is computed whole. Segments go to t->pend. */
+static void split_tso(struct tap_link *t, struct pkt_pool *pool, const struct two *f,
+                      const struct virtio_net_hdr *h)
+{
+	uint8_t hdr[TAP_HDR_MAX];
+	size_t ihl, doff, hl, pay, mss = h->gso_size;
+	uint32_t seq, src, dst;
+	uint16_t id;
+
+	if (f->len < ETH_HDR_LEN + 20 || f->alen < ETH_HDR_LEN + 20 || !mss)
+		goto bad;
+	two_copy(f, 0, hdr, ETH_HDR_LEN + 20);
+	ihl = (size_t)(hdr[ETH_HDR_LEN] & 0xf) * 4;
+	if (hdr[12] != 0x08 || hdr[13] != 0x00 || ihl < 20 || hdr[ETH_HDR_LEN + 9] != 6 ||
+	    ETH_HDR_LEN + ihl + 20 > f->len)
+		goto bad;
+	two_copy(f, 0, hdr, ETH_HDR_LEN + ihl + 20);
+	doff = (size_t)(hdr[ETH_HDR_LEN + ihl + 12] >> 4) * 4;
+	hl = ETH_HDR_LEN + ihl + doff;
+	if (doff < 20 || hl > f->len || hl + mss > PKT_DATA_MAX)
+		goto bad;
+	two_copy(f, 0, hdr, hl);
+	pay = f->len - hl;
+	id = (uint16_t)(hdr[ETH_HDR_LEN + 4] << 8 | hdr[ETH_HDR_LEN + 5]);
+	memcpy(&src, hdr + ETH_HDR_LEN + 12, 4);
+	memcpy(&dst, hdr + ETH_HDR_LEN + 16, 4);
+	src = ntohl(src);
+	dst = ntohl(dst);
+	memcpy(&seq, hdr + ETH_HDR_LEN + ihl + 4, 4);
+	seq = ntohl(seq);
+	t->tso_frames++;
+	for (size_t off = 0; off < pay; off += mss) {
+		size_t len = pay - off < mss ? pay - off : mss;
+		struct pkt *q = pkt_alloc(pool);
+		uint8_t *ip, *tcp;
+		uint32_t s;
+		uint16_t c, tot = (uint16_t)(ihl + doff + len);
+
+		if (!q) {
+			t->l.rx_drops++;  /* TCP recovers the rest: a loss */
+			return;
+		}
+		memcpy(q->data, hdr, hl);
+		two_copy(f, hl + off, q->data + hl, len);
+		q->len = (uint32_t)(hl + len);
+		ip = q->data + ETH_HDR_LEN;
+		tcp = ip + ihl;
+		ip[2] = (uint8_t)(tot >> 8);
+		ip[3] = (uint8_t)tot;
+		ip[4] = (uint8_t)((id + off / mss) >> 8);
+		ip[5] = (uint8_t)(id + off / mss);
+		ip[10] = ip[11] = 0;
+		c = csum_fold(csum_partial(ip, ihl, 0));
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+		s = htonl(seq + (uint32_t)off);
+		memcpy(tcp + 4, &s, 4);
+		if (off + len < pay)
+			tcp[13] &= (uint8_t)~0x09;  /* FIN, PSH: the last segment's */
+		if (off)
+			tcp[13] &= (uint8_t)~0x80;  /* CWR: the first's (RFC 3168 6.1.2) */
+		tcp[16] = tcp[17] = 0;
+		c = csum_fold(csum_partial(tcp, doff + len,
+		                           csum_pseudo(src, dst, 6, (uint16_t)(doff + len))));
+		tcp[16] = (uint8_t)(c >> 8);
+		tcp[17] = (uint8_t)c;
+		pktq_push(&t->pend, q);
+		t->tso_segs++;
+	}
+	return;
+bad:
+	t->l.rx_drops++;
+}
+
+/* IFF_VNET_HDR: a small frame lands in the buffer; a TSO frame spills
+ * into t->big and is split. Returns the frame to deliver, or NULL (split
+ * into t->pend, dropped, or nothing to read: *more = false). */
+static struct pkt *vnet_read(struct tap_link *t, struct pkt_pool *pool, bool *more)
+{
+	struct virtio_net_hdr h;
+	struct pkt *p = pkt_alloc(pool);
+	struct two f;
+	size_t room;
+	ssize_t r;
+
+	*more = p != NULL;
+	if (!p)
+		return NULL;
+	room = pkt_tailroom(p);
+	struct iovec iov[3] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = p->data, .iov_len = room },
+		{ .iov_base = t->big, .iov_len = TAP_BIG_MAX },
+	};
+	r = readv(t->fd, iov, 3);
+	if (r < (ssize_t)sizeof(h)) {
+		pkt_free(p);
+		*more = false;
+		return NULL;
+	}
+	r -= (ssize_t)sizeof(h);
+	f = (struct two){ .a = p->data, .alen = room, .b = t->big, .len = (size_t)r };
+	if (f.alen > f.len)
+		f.alen = f.len;
+	if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		if ((h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4)
+			split_tso(t, pool, &f, &h);
+		else
+			t->l.rx_drops++;
+		pkt_free(p);
+		return NULL;
+	}
+	if ((size_t)r > room ||
+	    ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !fill_csum(p->data, (size_t)r, &h))) {
+		pkt_free(p);
+		t->l.rx_drops++;
+		return NULL;
+	}
+	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		t->csum_filled++;
+	p->len = (uint32_t)r;
+	return p;
+}
+
+static unsigned vnet_rx_burst(struct tap_link *t, struct pkt_pool *pool, struct pkt **pkts,
+                              unsigned max)
+{
+	unsigned n = 0;
+	bool more = true;
+
+	while (n < max) {
+		struct pkt *p = pktq_pop(&t->pend);
+
+		if (!p && more)
+			p = vnet_read(t, pool, &more);
+		if (p)
+			pkts[n++] = p;
+		else if (!more && !t->pend.count)
+			break;
+	}
+	return n;
+}
+
 static unsigned tap_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt **pkts,
                              unsigned max, uint64_t now)
 {
@@ -50,6 +242,11 @@ static unsigned tap_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt *
 	unsigned n = 0;
 	(void)now;
 
+	if (t->vnet) {
+		n = vnet_rx_burst(t, pool, pkts, max);
+		l->rx_frames += n;
+		return n;
+	}
 	while (n < max) {
 		struct pkt *p = pkt_alloc(pool);
 		if (!p)
@@ -76,15 +273,135 @@ static unsigned tap_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt *
 	return n;
 }
 
+/* Where a frame's TCP header starts, when it is an unfragmented TCP/IPv4
+ * segment carrying data with ACK (and maybe PSH) only: 0 otherwise. */
+static size_t tcp_data_seg(const struct pkt *p, size_t *hl)
+{
+	const uint8_t *f = p->data;
+	size_t ihl, doff;
+
+	if (p->len < ETH_HDR_LEN + 40 || f[12] != 0x08 || f[13] != 0x00 ||
+	    f[ETH_HDR_LEN + 9] != 6 || (f[ETH_HDR_LEN + 6] & 0x3f) || f[ETH_HDR_LEN + 7])
+		return 0;
+	ihl = (size_t)(f[ETH_HDR_LEN] & 0xf) * 4;
+	if (ihl < 20 || p->len < ETH_HDR_LEN + ihl + 20)
+		return 0;
+	doff = (size_t)(f[ETH_HDR_LEN + ihl + 12] >> 4) * 4;
+	*hl = ETH_HDR_LEN + ihl + doff;
+	if (doff < 20 || *hl >= p->len || (f[ETH_HDR_LEN + ihl + 13] & ~0x08) != 0x10)
+		return 0;
+	return ETH_HDR_LEN + ihl;
+}
+
+static uint32_t rd32be(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* Whether q continues p's segment: same headers but for the IP length,
+ * id and checksum and the TCP sequence, flags and checksum; the next
+ * sequence number; p full-sized (mss) and no PSH before the end. */
+static bool continues(const struct pkt *p, const struct pkt *q, size_t th, size_t hl, size_t mss)
+{
+	const uint8_t *a = p->data, *b = q->data;
+	size_t qhl;
+
+	if (tcp_data_seg(q, &qhl) != th || qhl != hl || p->len - hl != mss || q->len - hl > mss ||
+	    (a[th + 13] & 0x08))
+		return false;
+	if (memcmp(a, b, ETH_HDR_LEN + 2) || memcmp(a + ETH_HDR_LEN + 6, b + ETH_HDR_LEN + 6, 4) ||
+	    memcmp(a + ETH_HDR_LEN + 12, b + ETH_HDR_LEN + 12, th - ETH_HDR_LEN - 12) ||
+	    memcmp(a + th, b + th, 4) || memcmp(a + th + 8, b + th + 8, 5) ||
+	    memcmp(a + th + 14, b + th + 14, 2) || memcmp(a + th + 18, b + th + 18, hl - th - 18))
+		return false;
+	return rd32be(b + th + 4) == rd32be(a + th + 4) + (uint32_t)mss;
+}
+
+/* GSO: a run of consecutive full-sized segments of one connection leaves
+ * in one write, as one TCPv4 TSO frame of up to 64 KB that the kernel
+ * takes whole (its TCP receives it as one GRO'd segment); it computes the
+ * checksums (NEEDS_CSUM: the pseudo-header sum is in the field). Returns
+ * how many frames of pkts the write took (1 when no run starts here). */
+static unsigned tx_gso_run(struct tap_link *t, struct pkt **pkts, unsigned n, bool *ok)
+{
+	struct virtio_net_hdr h = { 0 };
+	struct iovec iov[2 + 64];
+	uint8_t hdr[TAP_HDR_MAX];
+	size_t th, hl, mss, total;
+	unsigned k = 1;
+	uint16_t c;
+
+	th = tcp_data_seg(pkts[0], &hl);
+	if (!th || n < 2)
+		return 0;
+	mss = pkts[0]->len - hl;
+	total = pkts[0]->len - ETH_HDR_LEN;
+	while (k < n && k < 64 && total + mss <= 65535 &&
+	       continues(pkts[k - 1], pkts[k], th, hl, mss)) {
+		total += pkts[k]->len - hl;
+		k++;
+	}
+	if (k < 2)
+		return 0;
+	memcpy(hdr, pkts[0]->data, hl);
+	hdr[ETH_HDR_LEN + 2] = (uint8_t)(total >> 8);
+	hdr[ETH_HDR_LEN + 3] = (uint8_t)total;
+	hdr[ETH_HDR_LEN + 10] = hdr[ETH_HDR_LEN + 11] = 0;
+	c = csum_fold(csum_partial(hdr + ETH_HDR_LEN, th - ETH_HDR_LEN, 0));
+	hdr[ETH_HDR_LEN + 10] = (uint8_t)(c >> 8);
+	hdr[ETH_HDR_LEN + 11] = (uint8_t)c;
+	hdr[th + 13] = pkts[k - 1]->data[th + 13];  /* the last one's PSH */
+	c = (uint16_t)~csum_fold(csum_pseudo(rd32be(hdr + ETH_HDR_LEN + 12),
+	                                     rd32be(hdr + ETH_HDR_LEN + 16), 6,
+	                                     (uint16_t)(total - (th - ETH_HDR_LEN))));
+	hdr[th + 16] = (uint8_t)(c >> 8);
+	hdr[th + 17] = (uint8_t)c;
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	h.hdr_len = (uint16_t)hl;
+	h.gso_size = (uint16_t)mss;
+	h.csum_start = (uint16_t)th;
+	h.csum_offset = 16;
+	iov[0] = (struct iovec){ .iov_base = &h, .iov_len = sizeof(h) };
+	iov[1] = (struct iovec){ .iov_base = hdr, .iov_len = hl };
+	for (unsigned i = 0; i < k; i++)
+		iov[2 + i] = (struct iovec){ .iov_base = pkts[i]->data + hl, .iov_len = pkts[i]->len - hl };
+	*ok = writev(t->fd, iov, (int)k + 2) == (ssize_t)(sizeof(h) + ETH_HDR_LEN + total);
+	if (*ok)
+		t->gso_frames++;
+	return k;
+}
+
 static unsigned tap_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
 {
 	struct tap_link *t = (struct tap_link *)l;
 	unsigned sent = 0;
 	(void)now;
 
-	/* One write() per frame: the TAP takes exactly one frame per write. */
+	/* One write() per frame: the TAP takes exactly one frame per write.
+	 * With IFF_VNET_HDR an empty header leads it: checksums are done;
+	 * runs of one connection's segments go as one TSO frame. */
+	static const struct virtio_net_hdr none;
 	for (unsigned i = 0; i < n; i++) {
-		ssize_t w = write(t->fd, pkts[i]->data, pkts[i]->len);
+		bool ok = false;
+		unsigned k = t->tso ? tx_gso_run(t, pkts + i, n - i, &ok) : 0;
+
+		if (k) {
+			if (ok)
+				sent += k;
+			else
+				l->tx_drops += k;
+			while (k--)
+				pkt_free(pkts[i++]);
+			i--;
+			continue;
+		}
+		struct iovec iov[2] = {
+			{ .iov_base = (void *)&none, .iov_len = sizeof(none) },
+			{ .iov_base = pkts[i]->data, .iov_len = pkts[i]->len },
+		};
+		ssize_t w = t->vnet ? writev(t->fd, iov, 2) - (ssize_t)sizeof(none)
+		                    : write(t->fd, pkts[i]->data, pkts[i]->len);
 		if (w == (ssize_t)pkts[i]->len)
 			sent++;
 		else
@@ -104,13 +421,22 @@ static void tap_close(struct link *l)
 {
 	struct tap_link *t = (struct tap_link *)l;
 	close(t->fd);
+	pktq_free(&t->pend);
+	free(t->big);
 	free(t);
+}
+
+/* Split segments still waiting for a burst: call again at once. */
+static uint64_t tap_next_deadline(struct link *l)
+{
+	return ((struct tap_link *)l)->pend.count ? 0 : UINT64_MAX;
 }
 
 static const struct link_ops tap_ops = {
 	.rx_burst = tap_rx_burst,
 	.tx_burst = tap_tx_burst,
 	.fd = tap_fd,
+	.next_deadline = tap_next_deadline,
 	.close = tap_close,
 };
 
@@ -179,6 +505,22 @@ static int tap_get_mtu(const char *name, uint16_t *mtu)
 	return rc;
 }
 
+/* After TUNSETIFF with IFF_VNET_HDR: the header size, then the offloads
+ * we take (checksum left to fill, TCPv4 TSO frames). Offloads the kernel
+ * refuses only cost speed: frames then come whole. 0 or -1 (errno). */
+static int tap_offload(struct tap_link *t)
+{
+	int sz = (int)sizeof(struct virtio_net_hdr);
+
+	t->big = malloc(TAP_BIG_MAX);
+	if (!t->big || ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0)
+		return -1;
+	t->tso = ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN) == 0;
+	if (!t->tso && ioctl(t->fd, TUNSETOFFLOAD, TUN_F_CSUM) < 0)
+		(void)ioctl(t->fd, TUNSETOFFLOAD, 0);
+	return 0;
+}
+
 static int tap_setup(struct tap_link *t, const struct tap_params *tp, char *errbuf,
                      size_t errlen)
 {
@@ -210,8 +552,19 @@ static int tap_setup(struct tap_link *t, const struct tap_params *tp, char *errb
 		return fail(errno, errbuf, errlen, "/dev/net/tun", "open");
 	memset(&ifr, 0, sizeof(ifr));
 	set_ifname(&ifr, name);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-	if (ioctl(t->fd, TUNSETIFF, &ifr) < 0) {
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (tp->offload ? IFF_VNET_HDR : 0);
+	t->vnet = tp->offload;
+	int rc = ioctl(t->fd, TUNSETIFF, &ifr);
+	if (rc < 0 && tp->offload && errno == EINVAL) {
+		/* A kernel that takes no vnet header (or a device that is
+		 * not a TAP, reported below): plain frames. */
+		memset(&ifr, 0, sizeof(ifr));
+		set_ifname(&ifr, name);
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		t->vnet = false;
+		rc = ioctl(t->fd, TUNSETIFF, &ifr);
+	}
+	if (rc < 0) {
 		int e = errno;
 		if (e == EINVAL && existed && errbuf && errlen) {
 			snprintf(errbuf, errlen, "TUNSETIFF %s: %s (it exists and is not a TAP)", name,
@@ -221,6 +574,8 @@ static int tap_setup(struct tap_link *t, const struct tap_params *tp, char *errb
 		return fail(e, errbuf, errlen, name, "TUNSETIFF");
 	}
 	snprintf(t->l.name, sizeof(t->l.name), "%s", ifr.ifr_name);
+	if (t->vnet && tap_offload(t) < 0)
+		return fail(errno ? errno : ENOMEM, errbuf, errlen, name, "IFF_VNET_HDR setup");
 
 	/* A persistent TAP (ip tuntap add) belongs to whoever made it: attach
 	 * and leave its configuration alone. */
