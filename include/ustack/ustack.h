@@ -27,17 +27,24 @@ struct ust_config {
 	unsigned mtu;         /* USTACK_MTU, default 1500 */
 	const char *pcap;     /* USTACK_PCAP, capture file; unset: none */
 	const char *impair;   /* USTACK_IMPAIR, e.g. "loss=5%,delay=20ms,seed=7" */
+	const char *exit_linger; /* USTACK_EXIT_LINGER, "10", "10s", "500ms"; default 10 s */
 };
 
 /* Starts the process's stack: opens the link and starts the stack thread.
  * cfg NULL: everything from the environment. Called implicitly by the first
  * ust_* call of a program that never calls it. 0, or -1 with errno (EINVAL
  * for a bad value, with a message on stderr naming the variable). EALREADY
- * when the stack already runs. */
+ * when the stack already runs. EADDRINUSE when another process drives the
+ * TAP (one stack per TAP; the message names that process); every later
+ * ust_* call then fails with the same errno. */
 int ust_init(const struct ust_config *cfg);
 /* Stops the stack thread, closes the link (removing a TAP it created).
- * Every open socket is closed; threads blocked on one return EBADF. Safe to
- * call twice and from atexit (ust_init registers it there). */
+ * Every open socket is closed as close(2) would (FIN; RST for unread data
+ * or SO_LINGER 0); threads blocked on one return EBADF. First the stack
+ * keeps running until every connection has had its data and FIN
+ * acknowledged, or USTACK_EXIT_LINGER passes (SO_LINGER's time for a socket
+ * that set it). Safe to call twice and from atexit (the first ust_* call
+ * registers it there, so returning from main or exit() drains). */
 void ust_fini(void);
 
 /* --- sockets: AF_INET, SOCK_STREAM (TCP) and SOCK_DGRAM (UDP) ---

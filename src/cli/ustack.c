@@ -39,7 +39,13 @@ static const char usage_text[] =
 	"  USTACK_PCAP     write every frame to this pcap file (default: none)\n"
 	"  USTACK_IMPAIR   impairment, e.g. \"loss=5%,delay=20ms,reorder=5%,seed=7\"\n"
 	"                  (keys: loss dup reorder corrupt delay jitter rate seed;\n"
-	"                  tx-KEY / rx-KEY for one direction only)\n";
+	"                  tx-KEY / rx-KEY for one direction only)\n"
+	"  USTACK_EXIT_LINGER  how long a program's exit waits for its connections\n"
+	"                  to deliver their data and FIN: \"10\", \"10s\", \"500ms\"\n"
+	"                  (default 10s; SO_LINGER overrides it for its socket)\n"
+	"\n"
+	"one stack per TAP: a second `up` or program on a TAP that a stack drives\n"
+	"fails (EADDRINUSE) and names it; give each its own USTACK_TAP and USTACK_IP.\n";
 
 static int usage(FILE *f, int rc)
 {
@@ -89,6 +95,9 @@ static int cmd_up(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			break;
 	} while (sig != SIGINT && sig != SIGTERM);
+	/* A second signal during the exit drain ends us at once, as it would
+	 * any program (the stack's threads block every signal). */
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	ust_fini();
 	return 0;
 }

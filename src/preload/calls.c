@@ -102,7 +102,6 @@ int socket(int domain, int type, int protocol)
 		errno = err;
 		return -1;
 	}
-	pl_first_socket();
 	k = pl_install(u, (type & SOCK_CLOEXEC) != 0);
 	if (k < 0) {
 		err = errno;

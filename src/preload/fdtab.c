@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "runtime/runtime.h"
-#include "tcp/tcp.h"
 
 __thread int pl_inside;
 volatile int pl_forked;
@@ -204,64 +203,6 @@ void pl_forget(int kfd)
 	pthread_mutex_unlock(&tab_mu);
 	if (v > 0 && !pl_forked && left == 0)
 		UST(ust_close(v));
-}
-
-/* --- exit: let TCP finish what the program wrote ---
- * The kernel keeps sending a socket's data after its process exits; a
- * ustack socket lives in the process, so exit waits (bounded) until every
- * connection has sent its data and FIN and had them acknowledged. */
-
-#define EXIT_LINGER_MS_DEFAULT 5000
-
-static void count_busy(void *arg, const struct tcb *tcb)
-{
-	int st = tcp_state(tcb);
-
-	if (tcp_tx_bytes(tcb) ||
-	    st == TCPS_FIN_WAIT_1 || st == TCPS_CLOSING || st == TCPS_LAST_ACK)
-		(*(unsigned *)arg)++;
-}
-
-static void exit_drain(void)
-{
-	struct ust_runtime *rt;
-	const char *env = getenv("USTACK_EXIT_LINGER_MS");
-	long ms = env && *env ? strtol(env, NULL, 10) : EXIT_LINGER_MS_DEFAULT;
-	struct arr *t = atomic_load(&g_tab);
-	struct timespec tick = { 0, 10 * 1000000L };
-	unsigned busy;
-
-	if (pl_forked)
-		return;
-	/* close(2) of every socket still open, as the kernel does at exit. */
-	for (unsigned k = 0; t && k < t->cap; k++)
-		if (atomic_load(&t->v[k]) > 0)
-			pl_forget((int)k);
-	pl_inside++;
-	rt = rt_global_get();
-	for (long waited = 0; rt && waited < ms; waited += 10) {
-		busy = 0;
-		pthread_mutex_lock(&rt->lock);
-		if (rt->stk && rt->stk->tcp)
-			tcp_foreach(rt->stk, count_busy, &busy);
-		pthread_mutex_unlock(&rt->lock);
-		if (!busy)
-			break;
-		nanosleep(&tick, NULL);
-	}
-	if (rt)
-		rt_put(rt);
-	pl_inside--;
-}
-
-void pl_first_socket(void)
-{
-	static atomic_bool done;
-
-	/* Registered after the runtime's own atexit (ust_fini), so it runs
-	 * first, while the stack still runs. */
-	if (!atomic_exchange(&done, true))
-		atexit(exit_drain);
 }
 
 /* --- start-up --- */

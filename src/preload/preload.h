@@ -81,7 +81,5 @@ unsigned pl_tab_cap(void);
 extern volatile int pl_forked;
 /* A one-line message on stderr, prefixed "ustack: ". */
 void pl_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Called once the first ustack socket exists (exit-time drain). */
-void pl_first_socket(void);
 
 #endif

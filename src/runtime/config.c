@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -152,6 +153,71 @@ int rt_parse_ifname(const char *s, const char **why)
 	return 0;
 }
 
+/* One item of USTACK_EXTRA_IPS: "A", "A/len" or "A-B". */
+static int parse_one_range(char *item, struct stk_ip_range *r, const char **why)
+{
+	char *sep = strpbrk(item, "/-");
+	uint32_t a, b;
+	uint8_t prefix;
+
+	if (sep && *sep == '/') {
+		/* A prefix gives its host addresses: not the network or the
+		 * broadcast address (RFC 1122 3.2.1.3) unless /31 or /32. */
+		if (rt_parse_ip_prefix(item, &a, &prefix, why) < 0 && *why &&
+		    strcmp(*why, "the network or broadcast address of its prefix is not a host address"))
+			return -EINVAL;
+		r->first = a & prefix_mask(prefix);
+		r->count = (uint32_t)((uint64_t)1 << (32 - prefix)) - (prefix <= 30 ? 2u : 0u);
+		r->first += prefix <= 30;
+		if (!r->count)  /* /0: all of IPv4 cannot be ours */
+			goto bad;
+		return 0;
+	}
+	if (sep)
+		*sep = '\0';
+	if (rt_parse_ip(item, &a, why) < 0)
+		return -EINVAL;
+	b = a;
+	if (sep && rt_parse_ip(sep + 1, &b, why) < 0)
+		return -EINVAL;
+	if (b < a)
+		goto bad;
+	if ((*why = bad_host_addr(a, 32)) || (*why = bad_host_addr(b, 32)))
+		return -EINVAL;
+	r->first = a;
+	r->count = b - a + 1;
+	return r->count ? 0 : -EINVAL;
+bad:
+	*why = "not an address range (A, A/len or A-B, comma-separated)";
+	return -EINVAL;
+}
+
+int rt_parse_ip_ranges(const char *s, struct stk_ip_range *r, unsigned max, const char **why)
+{
+	char buf[512], *item, *save = NULL;
+	unsigned n = 0;
+
+	*why = "list too long";
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%s", s);
+	memset(r, 0, max * sizeof(*r));
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (n == max) {
+			*why = "more ranges than a stack holds (8)";
+			return -EINVAL;
+		}
+		if (parse_one_range(item, &r[n], why) < 0)
+			return -EINVAL;
+		n++;
+	}
+	if (!n) {
+		*why = "no address in the list";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* A value and where it came from, for the message. */
 struct src {
 	const char *val;
@@ -264,6 +330,50 @@ static int load_link(const struct ust_config *c, struct rt_config *o, char *eb, 
 	return 0;
 }
 
+/* A decimal number in 0..max from the environment; 0 or -EINVAL. */
+static int env_uint(const struct src *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)s->val[0]))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoul(s->val, &end, 10);
+	return errno || *end || *v > max ? -EINVAL : 0;
+}
+
+int rt_config_load_perf(struct rt_config *o, char *eb, size_t el)
+{
+	struct src s;
+	const char *why;
+	unsigned long v;
+
+	o->offload = true;
+	s = pick(NULL, NULL, "USTACK_EXTRA_IPS");
+	if (s.val && rt_parse_ip_ranges(s.val, o->stk.extra_ips, STK_EXTRA_IP_RANGES, &why) < 0)
+		return bad(eb, el, &s, why);
+	s = pick(NULL, NULL, "USTACK_BUSY_POLL");
+	if (s.val) {
+		if (env_uint(&s, RT_BUSY_POLL_MAX_US, &v) < 0)
+			return bad(eb, el, &s, "not 0, 1 or a budget in microseconds (at most 1000000)");
+		o->busy_poll_us = v == 1 ? RT_BUSY_POLL_DEFAULT_US : (uint32_t)v;
+	}
+	s = pick(NULL, NULL, "USTACK_CPU");
+	if (s.val) {
+		if (env_uint(&s, CPU_SETSIZE - 1, &v) < 0)
+			return bad(eb, el, &s, "not a CPU number");
+		o->pin = true;
+		o->cpu = (int)v;
+	}
+	s = pick(NULL, NULL, "USTACK_OFFLOAD");
+	if (s.val) {
+		if (env_uint(&s, 1, &v) < 0)
+			return bad(eb, el, &s, "not 0 or 1");
+		o->offload = v;
+	}
+	return 0;
+}
+
 int rt_config_load(const struct ust_config *c, struct rt_config *o, char *eb, size_t el)
 {
 	struct src s;
@@ -282,6 +392,9 @@ int rt_config_load(const struct ust_config *c, struct rt_config *o, char *eb, si
 	rc = load_link(c, o, eb, el);
 	if (rc < 0)
 		return rc;
+	rc = rt_config_load_perf(o, eb, el);
+	if (rc < 0)
+		return rc;
 
 	if (c && c->mtu) {
 		snprintf(num, sizeof(num), "%u", c->mtu);
@@ -292,6 +405,12 @@ int rt_config_load(const struct ust_config *c, struct rt_config *o, char *eb, si
 	}
 	o->stk.mtu = 1500;
 	if (s.val && rt_parse_mtu(s.val, &o->stk.mtu, &why) < 0)
+		return bad(eb, el, &s, why);
+
+	/* Exit drains: how long the stack outlives the program (lifecycle.c). */
+	s = pick(c ? c->exit_linger : NULL, "ust_config.exit_linger", "USTACK_EXIT_LINGER");
+	o->exit_linger_us = RT_EXIT_LINGER_DEFAULT_US;
+	if (s.val && rt_parse_duration(s.val, &o->exit_linger_us, &why) < 0)
 		return bad(eb, el, &s, why);
 
 	s = pick(c ? c->mac : NULL, "ust_config.mac", "USTACK_MAC");

@@ -126,15 +126,24 @@ static int ctl_addr(const char *tap, struct sockaddr_un *sun, char *path, size_t
 	return 0;
 }
 
-/* Whether a live process answers on the socket file. */
-static bool ctl_alive(const struct sockaddr_un *sun)
+/* Whether a live process answers on the socket file; *pid is that process
+ * when known (SO_PEERCRED: the one that listens), else 0. Non-blocking, so
+ * a full backlog of a busy owner answers "alive" instead of hanging us. */
+static bool ctl_alive(const struct sockaddr_un *sun, pid_t *pid)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
 	bool alive;
 
+	*pid = 0;
 	if (fd < 0)
 		return true;  /* cannot tell: do not remove someone's socket */
-	alive = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 || errno != ECONNREFUSED;
+	alive = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	if (alive && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		*pid = cr.pid;
+	else if (!alive)
+		alive = errno != ECONNREFUSED;
 	close(fd);
 	return alive;
 }
@@ -142,6 +151,7 @@ static bool ctl_alive(const struct sockaddr_un *sun)
 int rt_ctl_open(const char *tap, int *fdp, char *path, size_t pathlen, char *eb, size_t el)
 {
 	struct sockaddr_un sun;
+	pid_t owner;
 	int fd, rc;
 
 	*fdp = -1;
@@ -158,10 +168,17 @@ int rt_ctl_open(const char *tap, int *fdp, char *path, size_t pathlen, char *eb,
 		goto fail;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 && errno == EADDRINUSE) {
-		if (ctl_alive(&sun)) {
+		if (ctl_alive(&sun, &owner)) {
 			close(fd);
-			snprintf(eb, el, "ustack: a stack already runs on TAP %s (%s answers)", tap,
-			         sun.sun_path);
+			/* /run is shared by network namespaces, TAP names are not:
+			 * an owner in another namespace drives another device. */
+			if (owner > 0 && !rt_pid_in_our_netns(owner)) {
+				snprintf(eb, el, "ustack: control socket %s is held by pid %d, a "
+				         "stack in another network namespace (ustack stat will "
+				         "not see this stack)", sun.sun_path, (int)owner);
+				return -EEXIST;
+			}
+			rt_owner_msg(eb, el, tap, owner, "its control socket answers");
 			return -EADDRINUSE;
 		}
 		/* Left by a process that died without ust_fini: ours now. */

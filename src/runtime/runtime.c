@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -29,7 +30,29 @@ uint64_t rt_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static void flush_tx(struct ust_runtime *rt, uint64_t now);
+static uint64_t next_deadline(struct ust_runtime *rt);
+static void rt_kick_thread(struct ust_runtime *rt);
+
+/* Under rt->lock. Run to completion: frames a socket call queued leave
+ * from the calling thread, so a send does not pay a wake-up of the stack
+ * thread (about 50 us across CPUs). The thread is woken only when it has
+ * something to redo: a timer earlier than its sleep, buffers back after a
+ * starved pool, a stop or a drain. */
 void rt_kick(struct ust_runtime *rt)
+{
+	if (rt->in_pass)
+		return;  /* the stack thread itself: its pass ends with a flush */
+	if (rt->stk && rt->link && rt->stk->txq.count)
+		flush_tx(rt, rt_now_us());
+	if (rt->stk && rt->link && !rt->stop && !rt->rx_starved && !rt->draining &&
+	    next_deadline(rt) >= rt->sleep_dl)
+		return;
+	rt_kick_thread(rt);
+}
+
+/* Wakes the stack thread from its sleep; the flag batches the writes. */
+static void rt_kick_thread(struct ust_runtime *rt)
 {
 	uint64_t one = 1;
 
@@ -45,6 +68,7 @@ void rt_wake(struct ust_runtime *rt, uint32_t id)
 {
 	uint32_t b = id % RT_WQ_BUCKETS;
 
+	atomic_fetch_add_explicit(&rt->wake_gen[b], 1, memory_order_release);
 	if (rt->in_pass)
 		rt->wake_pending[b / 64] |= 1ull << (b % 64);
 	else
@@ -63,10 +87,62 @@ static void flush_wakes(struct ust_runtime *rt)
 	}
 }
 
+static bool stack_pass(struct ust_runtime *rt, uint64_t now, unsigned *got);
+
+/* USTACK_BUSY_POLL: before sleeping on the condvar a waiter watches its
+ * bucket's generation for up to the budget, mostly without the lock; when
+ * the lock is free it runs a pass itself, so a frame for it is taken by
+ * the thread that wants it (no hand-over between threads at all). Returns
+ * whether a wake-up came. */
+static bool spin_for_wake(struct ust_runtime *rt, uint32_t b, uint64_t deadline)
+{
+	uint32_t g = atomic_load_explicit(&rt->wake_gen[b], memory_order_acquire);
+	uint64_t end = rt_now_us() + rt->cfg.busy_poll_us;
+	bool woke = false;
+
+	if (deadline < end)
+		end = deadline;
+	/* While a caller polls, the stack thread leaves the link to it: two
+	 * pollers on two CPUs would take the CPU the peer needs. */
+	rt->app_polling++;
+	pthread_mutex_unlock(&rt->lock);
+	for (unsigned i = 0;; i++) {
+		if (atomic_load_explicit(&rt->wake_gen[b], memory_order_acquire) != g) {
+			woke = true;
+			break;
+		}
+		if (pthread_mutex_trylock(&rt->lock) == 0) {
+			unsigned got;
+
+			if (rt->stk && rt->link && !rt->stop)
+				stack_pass(rt, rt_now_us(), &got);
+			woke = atomic_load_explicit(&rt->wake_gen[b], memory_order_acquire) != g;
+			pthread_mutex_unlock(&rt->lock);
+			if (woke)
+				break;
+		}
+		/* Two CPUs: let the thread we wait for run if it shares ours. */
+		if (i % 16 == 15) {
+			if (rt_now_us() >= end)
+				break;
+			sched_yield();
+		}
+	}
+	pthread_mutex_lock(&rt->lock);
+	/* The last poller gone: the stack thread watches the link again. */
+	if (--rt->app_polling == 0 && rt->link_unwatched)
+		rt_kick_thread(rt);
+	/* A wake-up between the last look and the lock was broadcast to no
+	 * one: under the lock the generation tells for sure. */
+	return woke || atomic_load_explicit(&rt->wake_gen[b], memory_order_acquire) != g;
+}
+
 int rt_wait(struct ust_runtime *rt, uint32_t id, uint64_t deadline)
 {
 	struct timespec ts;
 
+	if (rt->cfg.busy_poll_us && spin_for_wake(rt, id % RT_WQ_BUCKETS, deadline))
+		return 0;
 	if (deadline == UINT64_MAX) {
 		pthread_cond_wait(&rt->wq[id % RT_WQ_BUCKETS], &rt->lock);
 		return 0;
@@ -81,11 +157,13 @@ int rt_wait(struct ust_runtime *rt, uint32_t id, uint64_t deadline)
  * frees sent frames into the stack's pool, which is not thread-safe. */
 static void flush_tx(struct ust_runtime *rt, uint64_t now)
 {
-	struct pkt *v[RT_BURST];
+	/* Two rx bursts' worth: a TAP with offloads sends a run of one
+	 * connection's segments in one write, the longer the better. */
+	struct pkt *v[2 * RT_BURST];
 	unsigned n, sent;
 	bool did = false;
 
-	while ((n = stk_tx_take(rt->stk, v, RT_BURST)) > 0) {
+	while ((n = stk_tx_take(rt->stk, v, 2 * RT_BURST)) > 0) {
 		sent = link_tx_burst(rt->link, v, n, now);
 		if (sent < n)
 			rt->stk->cnt[CNT_drop_link_tx] += n - sent;
@@ -126,6 +204,8 @@ static bool stack_pass(struct ust_runtime *rt, uint64_t now, unsigned *got)
 	flush_tx(rt, now);
 	rt->in_pass = false;
 	flush_wakes(rt);
+	if (rt->draining)
+		pthread_cond_broadcast(&rt->drain_cv);  /* rt_drain rechecks */
 	return rt->stk->pool.nfree == 0;
 }
 
@@ -137,22 +217,66 @@ static uint64_t next_deadline(struct ust_runtime *rt)
 	return a < b ? a : b;
 }
 
+/* USTACK_BUSY_POLL: after a pass with work the thread polls its fds
+ * without sleeping, and without the lock, until the budget passes with
+ * nothing new or dl comes; a frame is then taken without a wake-up.
+ * Returns whether an fd became ready. */
+static bool busy_poll(struct ust_runtime *rt, struct pollfd *pfd, uint64_t last_work,
+                      uint64_t dl)
+{
+	struct timespec zero = { 0, 0 };
+	uint64_t end = last_work + rt->cfg.busy_poll_us, now;
+
+	if (dl < end)
+		end = dl;
+	for (;;) {
+		if (ppoll(pfd, 2, &zero, NULL) > 0)
+			return true;
+		now = rt_now_us();
+		if (now >= end)
+			return false;
+		sched_yield();  /* two CPUs: the thread we wait for may need ours */
+	}
+}
+
+/* USTACK_CPU: the stack thread stays on one CPU, so its caches and the
+ * link's queue stay warm. Failure (a CPU outside the process's set) only
+ * costs the pinning. */
+static void pin_thread(struct ust_runtime *rt)
+{
+	cpu_set_t set;
+
+	if (!rt->cfg.pin)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(rt->cfg.cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		fprintf(stderr, "ustack: USTACK_CPU=%d: cannot pin the stack thread there\n",
+		        rt->cfg.cpu);
+}
+
 static void *stack_thread(void *arg)
 {
 	struct ust_runtime *rt = arg;
 	struct pollfd pfd[2];
 	struct timespec ts, *tsp;
-	uint64_t now, dl, buf;
+	uint64_t now, dl, buf, last_work = 0, tx_gen = 0;
 	unsigned idle_zero = 0, got;
-	bool starved;
+	bool starved, ready;
 
+	pin_thread(rt);
 	pthread_mutex_lock(&rt->lock);
 	while (!rt->stop) {
 		now = rt_now_us();
 		starved = stack_pass(rt, now, &got);
 		dl = next_deadline(rt);
 		now = rt_now_us();
-		pfd[0].fd = starved ? -1 : link_fd(rt->link);
+		/* Work: frames in, or frames out from a socket call since. */
+		if (got || rt->tx_gen != tx_gen)
+			last_work = now;
+		tx_gen = rt->tx_gen;
+		rt->link_unwatched = starved || rt->app_polling;
+		pfd[0].fd = rt->link_unwatched ? -1 : link_fd(rt->link);
 		pfd[0].events = POLLIN;
 		pfd[1].fd = rt->evfd;
 		pfd[1].events = POLLIN;
@@ -171,8 +295,21 @@ static void *stack_thread(void *arg)
 			ts.tv_nsec = (long)(wait % 1000000u) * 1000;
 			tsp = &ts;
 		}
+		rt->sleep_dl = tsp ? now + (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u
+		                   : UINT64_MAX;
 		pthread_mutex_unlock(&rt->lock);
-		if (ppoll(pfd, 2, tsp, NULL) > 0 && (pfd[1].revents & POLLIN)) {
+		ready = rt->cfg.busy_poll_us && !rt->link_unwatched &&
+		        now - last_work < rt->cfg.busy_poll_us && busy_poll(rt, pfd, last_work, dl);
+		if (!ready && tsp && rt->cfg.busy_poll_us) {
+			/* The poll took some of the sleep: only the rest is left. */
+			uint64_t t = rt_now_us(), end = now + (uint64_t)ts.tv_sec * 1000000u +
+			                                (uint64_t)ts.tv_nsec / 1000u;
+			uint64_t left = end > t ? end - t : 0;
+
+			ts.tv_sec = (time_t)(left / 1000000u);
+			ts.tv_nsec = (long)(left % 1000000u) * 1000;
+		}
+		if ((ready || ppoll(pfd, 2, tsp, NULL) > 0) && (pfd[1].revents & POLLIN)) {
 			if (read(rt->evfd, &buf, sizeof(buf)) < 0)
 				buf = 0;
 		}
@@ -209,6 +346,7 @@ static int rt_alloc_sync(struct ust_runtime *rt)
 	for (unsigned i = 0; i < RT_WQ_BUCKETS; i++)
 		pthread_cond_init(&rt->wq[i], &ca);
 	pthread_cond_init(&rt->txspace, &ca);
+	pthread_cond_init(&rt->drain_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	return 0;
 }
@@ -218,6 +356,7 @@ static void rt_free(struct ust_runtime *rt)
 	for (unsigned i = 0; i < RT_WQ_BUCKETS; i++)
 		pthread_cond_destroy(&rt->wq[i]);
 	pthread_cond_destroy(&rt->txspace);
+	pthread_cond_destroy(&rt->drain_cv);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }
@@ -336,11 +475,21 @@ static struct link *open_link(const struct rt_config *c, int *err)
 		.host_ip = c->host_ip,
 		.host_prefix = c->host_prefix,
 		.mtu = c->stk.mtu,
+		.offload = c->offload,
 	};
-	char msg[256] = "";
+	char msg[512] = "";
 	struct link *l, *w;
 
 	l = link_tap_open(&tp, err, msg, sizeof(msg));
+	if (!l && *err == -EBUSY) {
+		/* Another fd drives the TAP: a stack whose control socket we
+		 * could not see, or another program. One owner per TAP. */
+		rt_owner_msg(msg, sizeof(msg), c->tap, rt_tap_holder(c->tap),
+		             "TUNSETIFF: device busy");
+		fprintf(stderr, "%s\n", msg);
+		*err = -EADDRINUSE;
+		return NULL;
+	}
 	if (!l) {
 		fprintf(stderr, "ustack: TAP %s: %s\n", c->tap, msg[0] ? msg : strerror(-*err));
 		return NULL;
@@ -466,10 +615,19 @@ int ust_init(const struct ust_config *cfg)
 void ust_fini(void)
 {
 	struct ust_runtime *rt;
+	unsigned left;
 
 	pthread_mutex_lock(&g_lock);
 	rt = atomic_exchange(&g_rt, NULL);
 	if (rt) {
+		/* Exit drains (lifecycle.c): the control socket stays up meanwhile,
+		 * so the TAP keeps its owner until the last FIN is acknowledged. */
+		left = rt_drain(rt, rt->cfg.exit_linger_us);
+		if (left)
+			fprintf(stderr, "ustack: exit: %u connection%s still had data or a FIN "
+			        "unacknowledged at the bound (USTACK_EXIT_LINGER %llu ms, or "
+			        "SO_LINGER); dropped\n", left, left == 1 ? "" : "s",
+			        (unsigned long long)(rt->cfg.exit_linger_us / 1000u));
 		rt_stop(rt);
 		rt_put(rt);
 	}

@@ -8,9 +8,11 @@
 #include <limits.h>
 #include <net/if.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "core/stack.h"
 #include "link/link.h"
@@ -28,6 +30,13 @@ struct rt_config {
 	char pcap[PATH_MAX];
 	bool has_impair;
 	struct impair_spec impair;
+	/* performance (config.c load_perf): USTACK_BUSY_POLL, USTACK_CPU,
+	 * USTACK_OFFLOAD; extra addresses go to stk.extra_ips */
+	uint32_t busy_poll_us;     /* stack thread and blocked callers spin this long */
+	bool pin;                  /* pin the stack thread to cpu */
+	int cpu;
+	bool offload;              /* TAP: IFF_VNET_HDR + checksum offload */
+	uint64_t exit_linger_us;   /* USTACK_EXIT_LINGER (lifecycle.c) */
 };
 
 /* Fills out from cfg (may be NULL), then the USTACK_* environment, then the
@@ -37,6 +46,12 @@ struct rt_config {
 int rt_config_load(const struct ust_config *cfg, struct rt_config *out, char *errbuf,
                    size_t errlen);
 
+/* Only the performance switches (environment only; README's table):
+ * USTACK_EXTRA_IPS, USTACK_BUSY_POLL, USTACK_CPU, USTACK_OFFLOAD. Called by
+ * rt_config_load; programs that fill struct rt_config themselves (bench)
+ * may call it too. */
+int rt_config_load_perf(struct rt_config *o, char *eb, size_t el);
+
 /* Parsers, exposed for the unit tests. Each returns 0 or -EINVAL and writes
  * the reason (without the variable's name) to why. */
 int rt_parse_ip_prefix(const char *s, uint32_t *ip, uint8_t *prefix, const char **why);
@@ -44,6 +59,13 @@ int rt_parse_ip(const char *s, uint32_t *ip, const char **why);
 int rt_parse_mac(const char *s, uint8_t mac[6], const char **why);
 int rt_parse_mtu(const char *s, uint16_t *mtu, const char **why);
 int rt_parse_ifname(const char *s, const char **why);
+#define RT_BUSY_POLL_DEFAULT_US 200u   /* USTACK_BUSY_POLL=1 */
+#define RT_BUSY_POLL_MAX_US 1000000u
+/* USTACK_EXTRA_IPS: comma-separated "A", "A/len" (its host addresses) or
+ * "A-B"; at most STK_EXTRA_IP_RANGES items. */
+int rt_parse_ip_ranges(const char *s, struct stk_ip_range *r, unsigned max, const char **why);
+/* "10" (seconds), "10s", "500ms"; at most RT_EXIT_LINGER_MAX_US. */
+int rt_parse_duration(const char *s, uint64_t *us, const char **why);
 
 /* The largest MTU a packet buffer holds (frame = MTU + Ethernet header). */
 #define RT_MTU_MIN 68u            /* RFC 791: every host must take 68 bytes */
@@ -78,10 +100,22 @@ struct ust_runtime {
 	int evfd;                      /* wakes the stack thread */
 	bool kicked;                   /* an eventfd write is pending */
 	bool rx_starved;               /* the pool ran dry: kick when freeing */
+	/* The time the stack thread looks again by itself (its ppoll
+	 * deadline): rt_kick wakes it only for an earlier timer. Under lock. */
+	uint64_t sleep_dl;
+	unsigned app_polling;          /* callers busy-polling the link (rt_wait) */
+	bool link_unwatched;           /* the stack thread sleeps without the link fd */
+	/* Bumped by every rt_wake of a bucket: busy-polling waiters watch it
+	 * without the lock (USTACK_BUSY_POLL). */
+	_Atomic uint32_t wake_gen[RT_WQ_BUCKETS];
 	bool stop;
 	bool thread_started;
 	pthread_t thread;
 	unsigned refs;                 /* the owner + one per socket; under lock */
+	/* rt_drain (lifecycle.c) sleeps on drain_cv; while draining the stack
+	 * thread broadcasts it after each pass. */
+	pthread_cond_t drain_cv;
+	unsigned draining;
 	/* control socket (ctl.c); -1 when there is none */
 	int ctl_fd;
 	int ctl_evfd;
@@ -120,6 +154,27 @@ int rt_wait(struct ust_runtime *rt, uint32_t id, uint64_t deadline);
  * drops with rt_put: started by ust_init or implicitly by the first call
  * (once; its error is kept). NULL with errno set when it does not run. */
 struct ust_runtime *rt_global_get(void);
+
+/* --- process lifecycle (lifecycle.c) --- */
+
+#define RT_EXIT_LINGER_DEFAULT_US 10000000u           /* USTACK_EXIT_LINGER: 10 s */
+#define RT_EXIT_LINGER_MAX_US (86400ull * 1000000u)   /* a day */
+
+/* Exit drains: closes every socket of rt as close(2) does (FIN; RST for
+ * unread data or SO_LINGER 0), then waits, on the stack thread's passes,
+ * until every connection of the stack has had its data and FIN acknowledged
+ * (TIME_WAIT is not waited for) or its bound passes: SO_LINGER's seconds
+ * for a socket that set them, linger_us otherwise, counted from the call.
+ * Returns the connections still unfinished at their bound. */
+unsigned rt_drain(struct ust_runtime *rt, uint64_t linger_us);
+/* The one-line refusal of a second stack on tap, naming the process that
+ * drives it (pid 0: unknown) and how that was found. */
+void rt_owner_msg(char *errbuf, size_t errlen, const char *tap, pid_t pid, const char *how);
+/* The process in our network namespace holding a tun fd attached to tap
+ * (its /proc/PID/fdinfo), or 0. */
+pid_t rt_tap_holder(const char *tap);
+/* Whether pid lives in our network namespace (true when we cannot tell). */
+bool rt_pid_in_our_netns(pid_t pid);
 
 /* --- sockets (socket.c) --- */
 

@@ -490,6 +490,31 @@ static int core_set(struct rt_sock *s, enum tcp_opt o, int v)
 	return rc < 0 ? -rc : 0;
 }
 
+/* TCP_CONGESTION (tcp(7)): a name, not necessarily NUL-terminated within
+ * len; ENOENT for one the stack does not know, as Linux. */
+#define CC_NAME_MAX 16  /* Linux TCP_CA_NAME_MAX */
+static int cc_set(struct rt_sock *s, const void *val, socklen_t len)
+{
+	char name[CC_NAME_MAX];
+	size_t n = len < CC_NAME_MAX - 1 ? len : CC_NAME_MAX - 1;
+
+	memcpy(name, val, n);
+	name[n] = 0;
+	return -tcp_set_congestion(s->u.tcb, name);
+}
+
+/* The caller (sockopt.c) copies min(optlen, *len) bytes out, as Linux. */
+static int cc_get(struct rt_sock *s, void *val, socklen_t *len)
+{
+	char name[CC_NAME_MAX] = {0};
+	const char *cur = tcp_get_congestion(s->u.tcb);
+
+	memcpy(name, cur, strlen(cur) < CC_NAME_MAX ? strlen(cur) : CC_NAME_MAX - 1);
+	memcpy(val, name, CC_NAME_MAX);
+	*len = CC_NAME_MAX;
+	return 0;
+}
+
 /* SOL_SOCKET: called after sockopt.c stored the value in s (and checked it);
  * the options the TCB honours are handed on. IPPROTO_TCP: all here. */
 int rt_tcp_setsockopt(struct rt_sock *s, int level, int name, const void *val, socklen_t len)
@@ -511,6 +536,7 @@ int rt_tcp_setsockopt(struct rt_sock *s, int level, int name, const void *val, s
 	}
 	err = int_opt(val, len, &v);
 	switch (name) {
+	case TCP_CONGESTION: return cc_set(s, val, len);
 	case TCP_NODELAY: return err ? err : core_set(s, TCP_OPT_NODELAY, v != 0);
 	case TCP_MAXSEG: return err ? err : core_set(s, TCP_OPT_MAXSEG, v);
 	case TCP_KEEPIDLE: return err ? err : core_set(s, TCP_OPT_KEEPIDLE, v);
@@ -571,6 +597,8 @@ int rt_tcp_getsockopt(struct rt_sock *s, int level, int name, void *val, socklen
 		case TCP_KEEPIDLE: o = TCP_OPT_KEEPIDLE; break;
 		case TCP_KEEPINTVL: o = TCP_OPT_KEEPINTVL; break;
 		case TCP_KEEPCNT: o = TCP_OPT_KEEPCNT; break;
+		case TCP_CONGESTION:
+			return cc_get(s, val, len);
 		case TCP_INFO:
 			fill_info(s->u.tcb, val);
 			*len = sizeof(struct tcp_info);
