@@ -139,6 +139,11 @@ void ust_epoll_rounds(int ep, const int *sfds, uint64_t n,
 const struct sockops *ustack_ops(char *why, size_t len);
 /* Two runtimes joined by a memlink; 0 or -1 with why. */
 int ustack_memlink_pair(struct endpoint *a, struct endpoint *b, char *why, size_t len);
+/* The same, b (the client) holding b_extra more addresses from
+ * UST_MB_EXTRA_FIRST up, on the same /16. */
+int ustack_memlink_pair_extra(struct endpoint *a, struct endpoint *b, uint32_t b_extra,
+                              char *why, size_t len);
+#define UST_MB_EXTRA_FIRST 0x0a580101u
 /* A runtime on a TAP created inside the TAP namespace. */
 int ustack_tap(const struct bench_opts *o, struct endpoint *ep, char *why, size_t len);
 void ustack_stop(struct endpoint *ep);

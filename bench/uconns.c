@@ -10,10 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One stack address per side: explicit ports 1024..65535 bound the count
- * until a stack can hold more local addresses. */
+/* Explicit ports 1024..65535 of each client address: the client stack
+ * holds as many extra addresses (10.88.1.1 and up) as N needs. */
 #define UCONNS_PORT_FIRST 1024u
-#define UCONNS_MAX (65536u - UCONNS_PORT_FIRST)
+#define UCONNS_PER_ADDR (65536u - UCONNS_PORT_FIRST)
+#define UCONNS_MAX_ADDRS 4096u
+/* Memory bound: opening stops while this much is still available, well
+ * before the machine runs out (both stacks live in this one process). */
+#define UCONNS_MEM_FLOOR_KB (3ll << 20)
+/* Planning figure for the up-front check: both sides, bytes per pair. */
+#define UCONNS_PAIR_BYTES_EST 1400.0
+
+/* Every 64k connections: whether memory is still above the floor. */
+static bool mem_ok(uint64_t i)
+{
+	return i % 65536 || meminfo_kb("MemAvailable") > UCONNS_MEM_FLOOR_KB;
+}
 
 struct uacc {
 	const struct endpoint *srv;
@@ -91,12 +103,19 @@ static int ulisten(const struct bench_opts *o, const struct endpoint *srv)
 static int ubind_all(const struct endpoint *cli, int *cfds, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++) {
+		if (!mem_ok(i)) {
+			errno = ENOMEM;
+			return -1;
+		}
 		struct sockaddr_in sin;
 
 		cfds[i] = ep_socket(cli);
 		if (cfds[i] < 0)
 			return -1;
-		mk_sin(&sin, cli->ip, (uint16_t)(UCONNS_PORT_FIRST + i));
+		uint64_t k = i / UCONNS_PER_ADDR;
+
+		mk_sin(&sin, k ? UST_MB_EXTRA_FIRST + (uint32_t)(k - 1) : cli->ip,
+		       (uint16_t)(UCONNS_PORT_FIRST + i % UCONNS_PER_ADDR));
 		if (cli->ops->bind(cfds[i], (struct sockaddr *)&sin, sizeof(sin)) < 0)
 			return -1;
 	}
@@ -112,7 +131,9 @@ static void uconns_run(const struct bench_opts *o, const struct endpoint *srv,
 	int ep_err;
 	int64_t m0, m1, m2;
 	struct sockaddr_in sin;
-	uint64_t t0, made = 0, lim = (uint64_t)(o->conns_secs * 1e9);
+	/* Large N opens at some 20k/s: its bound grows with N (10M: 1000 s). */
+	double secs = (double)n / 10000.0 > o->conns_secs ? (double)n / 10000.0 : o->conns_secs;
+	uint64_t t0, made = 0, lim = (uint64_t)(secs * 1e9);
 	pthread_t t;
 
 	if (!cfds || !sfds) {
@@ -134,7 +155,8 @@ static void uconns_run(const struct bench_opts *o, const struct endpoint *srv,
 	ep_err = errno;
 	m0 = rss_bytes();
 	if (ubind_all(cli, cfds, n) < 0) {
-		na_all(r, "ustack client socket/bind failed");
+		na_all(r, errno == ENOMEM ? "ustack client sockets: memory floor reached"
+		                          : "ustack client socket/bind failed");
 		goto out;
 	}
 	m1 = rss_bytes();
@@ -144,7 +166,7 @@ static void uconns_run(const struct bench_opts *o, const struct endpoint *srv,
 	}
 	mk_sin(&sin, srv->ip, o->port_base);
 	t0 = now_ns();
-	for (made = 0; made < n && now_ns() - t0 < lim; made++)
+	for (made = 0; made < n && now_ns() - t0 < lim && mem_ok(made); made++)
 		if (cli->ops->connect(cfds[made], (struct sockaddr *)&sin, sizeof(sin)) < 0)
 			break;
 	/* Fewer connections than asked: shutting the listener wakes accept. */
@@ -160,6 +182,11 @@ static void uconns_run(const struct bench_opts *o, const struct endpoint *srv,
 	fig_set(&r->cps_open, (double)a.accepted / ((double)(a.t_last - t0) / 1e9));
 	fig_set(&r->client_bytes, (double)(m1 - m0) / (double)n);
 	fig_set(&r->server_bytes, (double)(m2 - m1) / (double)a.accepted);
+	if (made < n)
+		snprintf(r->cps_open.why, sizeof(r->cps_open.why),
+		         "note: opening stopped at %llu of %llu (%s)", (unsigned long long)made,
+		         (unsigned long long)n, now_ns() - t0 >= lim ? "time bound" :
+		         !mem_ok(0) ? "memory floor" : "connect failed");
 	if (a.ep >= 0)
 		ust_epoll_rounds(a.ep, sfds, a.accepted, activate_cli, &ac, &r->epoll_round_us);
 	else
@@ -182,13 +209,23 @@ void ustack_conns(const struct bench_opts *o, uint64_t n, struct conns_result *r
 	struct endpoint a, b;
 	char why[160];
 
+	uint64_t extra = (n + UCONNS_PER_ADDR - 1) / UCONNS_PER_ADDR - 1;
+
 	memset(r, 0, sizeof(*r));
-	if (n > UCONNS_MAX) {
-		na_all(r, "ustack stacks hold one local address each: more than 64512 connections "
-		          "to one port need the client to hold more addresses");
+	if (extra > UCONNS_MAX_ADDRS) {
+		na_all(r, "more client addresses than the benchmark gives a stack");
 		return;
 	}
-	if (ustack_memlink_pair(&a, &b, why, sizeof(why)) < 0) {
+	if (UCONNS_PAIR_BYTES_EST * (double)n >
+	    (double)(meminfo_kb("MemAvailable") - UCONNS_MEM_FLOOR_KB) * 1024.0) {
+		snprintf(why, sizeof(why), "ustack N skipped: about %.1f GiB needed (%.0f B per pair), "
+		         "%.1f GiB available above the floor",
+		         UCONNS_PAIR_BYTES_EST * (double)n / 1073741824.0, UCONNS_PAIR_BYTES_EST,
+		         (double)(meminfo_kb("MemAvailable") - UCONNS_MEM_FLOOR_KB) / 1048576.0);
+		na_all(r, why);
+		return;
+	}
+	if (ustack_memlink_pair_extra(&a, &b, (uint32_t)extra, why, sizeof(why)) < 0) {
 		na_all(r, why);
 		return;
 	}

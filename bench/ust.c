@@ -94,16 +94,26 @@ static void mk_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
 	memset(c, 0, sizeof(*c));
 	stk_config_default(&c->stk);
 	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
+	/* /16: the client's extra addresses (10.88.1.1 and up) are on-link. */
+	c->stk.netmask = 0xffff0000u;
 	c->stk.mac[0] = 0x02;
 	c->stk.mac[4] = 0xbe;
 	c->stk.mac[5] = last;
 	c->stk.mtu = MEMLINK_MTU;
 	c->stk.pkt_pool_size = UST_POOL;
-	c->prefix = 24;
+	c->prefix = 16;
+	/* USTACK_BUSY_POLL, USTACK_CPU apply to both stacks; a bad value is
+	 * left at its default (the TAP runtime reports it). */
+	rt_config_load_perf(c, NULL, 0);
 }
 
 int ustack_memlink_pair(struct endpoint *a, struct endpoint *b, char *why, size_t len)
+{
+	return ustack_memlink_pair_extra(a, b, 0, why, len);
+}
+
+int ustack_memlink_pair_extra(struct endpoint *a, struct endpoint *b, uint32_t b_extra,
+                              char *why, size_t len)
 {
 	struct rt_config ca, cb;
 	struct link *la, *lb;
@@ -115,6 +125,12 @@ int ustack_memlink_pair(struct endpoint *a, struct endpoint *b, char *why, size_
 		return -1;
 	mk_cfg(&ca, IP_MA, 1);
 	mk_cfg(&cb, IP_MB, 2);
+	if (b_extra) {
+		cb.stk.extra_ips[0].first = UST_MB_EXTRA_FIRST;
+		cb.stk.extra_ips[0].count = b_extra;
+		/* The server's ARP cache holds one entry per client address. */
+		ca.stk.arp_table_size = b_extra + 64;
+	}
 	err = link_memlink_pair(MEMLINK_MTU, MEMLINK_DEPTH, &la, &lb);
 	if (err < 0) {
 		snprintf(why, len, "link_memlink_pair: %s", strerror(-err));
@@ -179,7 +195,8 @@ static void *tap_thread(void *arg)
 		return NULL;
 	rc.stk.pkt_pool_size = UST_POOL;
 	tp = (struct tap_params){ .name = rc.tap, .host_ip = rc.host_ip,
-	                          .host_prefix = rc.host_prefix, .mtu = rc.stk.mtu };
+	                          .host_prefix = rc.host_prefix, .mtu = rc.stk.mtu,
+	                          .offload = rc.offload };
 	l = link_tap_open(&tp, &err, ts->why, sizeof(ts->why));
 	if (!l) {
 		if (!ts->why[0])
