@@ -1,10 +1,13 @@
 # Thin wrapper over CMake. `make` builds, `make test` runs every test,
 # `make asan` builds and tests with ASan+UBSan, `make demo` runs the demo,
-# `make fuzz` runs each libFuzzer target for FUZZ_SECONDS (clang).
+# `make fuzz` runs each libFuzzer target for FUZZ_SECONDS (clang); `make test`
+# ends with the same run, FUZZ_SMOKE_SECONDS per target.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+# `make test` ends with a short fuzz run of each target (issue 7).
+FUZZ_SMOKE_SECONDS ?= 20
 JOBS ?= $(shell nproc)
 
 .PHONY: all deps test unit asan demo fuzz clean
@@ -21,6 +24,7 @@ deps:
 
 test: deps all
 	@cd $(BUILD) && ctest --output-on-failure -j 1
+	@JOBS=$(JOBS) scripts/fuzz-smoke.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_BUILD)
 
 unit: all
 	@cd $(BUILD) && ctest --output-on-failure -L unit
@@ -34,7 +38,7 @@ demo: deps all
 	@scripts/demo.sh $(BUILD)
 
 # Each target over a copy of its seed corpus, -max_len=4096; see
-# scripts/fuzz-smoke.sh (CI runs it with 30 s per target).
+# scripts/fuzz-smoke.sh.
 fuzz:
 	@scripts/deps.sh fuzz
 	@JOBS=$(JOBS) scripts/fuzz-smoke.sh $(FUZZ_SECONDS) $(FUZZ_BUILD)

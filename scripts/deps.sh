@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs="build-essential cmake pkg-config libcmocka-dev libpcap-dev"
-run_pkgs="iproute2 tcpdump iputils-ping netcat-openbsd python3-scapy procps iperf3 redis-server redis-tools nginx wrk curl socat"
+run_pkgs="valgrind clang libclang-rt-14-dev iproute2 tcpdump iputils-ping netcat-openbsd python3-scapy procps iperf3 redis-server redis-tools nginx wrk curl socat"
 
 case "${1:-test}" in
   build) want="$build_pkgs" ;;
