@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "tcp/tcp.h"
+
 #define DEF_TAP "ustack0"
 #define DEF_IP "10.77.0.2/24"
 #define DEF_HOST_IP "10.77.0.1/24"
@@ -412,6 +414,20 @@ int rt_config_load(const struct ust_config *c, struct rt_config *o, char *eb, si
 	o->exit_linger_us = RT_EXIT_LINGER_DEFAULT_US;
 	if (s.val && rt_parse_duration(s.val, &o->exit_linger_us, &why) < 0)
 		return bad(eb, el, &s, why);
+
+	/* TCP tunables, checked here against a scratch copy so a bad item
+	 * stops ust_init; the runtime applies them to the stack at start. */
+	s = pick(NULL, NULL, "USTACK_TCP");
+	if (s.val) {
+		struct tcp_config scratch;
+
+		if (strlen(s.val) >= sizeof(o->tcp_opts))
+			return bad(eb, el, &s, "too long");
+		tcp_config_default(&scratch);
+		if (rt_parse_tcp_opts(s.val, &scratch, &why) < 0)
+			return bad(eb, el, &s, why);
+		strcpy(o->tcp_opts, s.val);
+	}
 
 	s = pick(c ? c->mac : NULL, "ust_config.mac", "USTACK_MAC");
 	if (s.val) {

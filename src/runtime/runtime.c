@@ -364,6 +364,7 @@ static void rt_free(struct ust_runtime *rt)
 struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, int *err)
 {
 	struct ust_runtime *rt = calloc(1, sizeof(*rt));
+	const char *why_tcp;
 	int e = 0;
 
 	if (!rt || rt_alloc_sync(rt)) {
@@ -392,6 +393,11 @@ struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, in
 	if (getrandom(&tcp_conf(rt->stk)->secret, sizeof(tcp_conf(rt->stk)->secret), 0) !=
 	    (ssize_t)sizeof(tcp_conf(rt->stk)->secret)) {
 		e = errno ? errno : EIO;
+		goto fail;
+	}
+	/* USTACK_TCP was checked by rt_config_load: applying it cannot fail. */
+	if (rcfg->tcp_opts[0] && rt_parse_tcp_opts(rcfg->tcp_opts, tcp_conf(rt->stk), &why_tcp) < 0) {
+		e = EINVAL;
 		goto fail;
 	}
 	rt->stk->hooks.sock_event = rt_sock_event;

@@ -37,6 +37,7 @@ struct rt_config {
 	int cpu;
 	bool offload;              /* TAP: IFF_VNET_HDR + checksum offload */
 	uint64_t exit_linger_us;   /* USTACK_EXIT_LINGER (lifecycle.c) */
+	char tcp_opts[512];        /* USTACK_TCP, checked at load (config_tcp.c) */
 };
 
 /* Fills out from cfg (may be NULL), then the USTACK_* environment, then the
@@ -66,6 +67,10 @@ int rt_parse_ifname(const char *s, const char **why);
 int rt_parse_ip_ranges(const char *s, struct stk_ip_range *r, unsigned max, const char **why);
 /* "10" (seconds), "10s", "500ms"; at most RT_EXIT_LINGER_MAX_US. */
 int rt_parse_duration(const char *s, uint64_t *us, const char **why);
+/* USTACK_TCP, "key=value,...": applies each item to cfg (README's list of
+ * keys); 0, or -EINVAL with why (cfg may be partly changed). */
+struct tcp_config;
+int rt_parse_tcp_opts(const char *s, struct tcp_config *cfg, const char **why);
 
 /* The largest MTU a packet buffer holds (frame = MTU + Ethernet header). */
 #define RT_MTU_MIN 68u            /* RFC 791: every host must take 68 bytes */
