@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/icmp.h"
 #include "core/stack.h"
 #include "core/wire.h"
 
@@ -188,6 +189,7 @@ static void arp_update(struct ust_stack *stk, struct arp_entry *e, const uint8_t
 static void arp_timer_fn(struct ust_stack *stk, struct timer *t, uint64_t now)
 {
 	struct arp_entry *e = (struct arp_entry *)((char *)t - offsetof(struct arp_entry, timer));
+	struct pkt_queue q;
 	struct pkt *p;
 
 	if (e->state == ARP_INCOMPLETE && e->retries < stk->cfg.arp_max_retries) {
@@ -196,9 +198,18 @@ static void arp_timer_fn(struct ust_stack *stk, struct timer *t, uint64_t now)
 		timer_arm(&stk->timers, &e->timer, now + stk->cfg.arp_retry_us);
 		return;
 	}
-	while ((p = pktq_pop(&e->pending)))
-		stk_drop(stk, p, CNT_drop_arp_unresolved);
+	/* No answer: as Linux, each waiting datagram's sender hears a host
+	 * unreachable (a connecting TCP socket fails with EHOSTUNREACH). The
+	 * entry goes first, so a SYN sent from the handler starts over. */
+	q = e->pending;
+	e->pending = (struct pkt_queue){ 0 };
+	e->pending_dgrams = 0;
 	arp_remove(stk, e);
+	while ((p = pktq_pop(&q))) {
+		if (p->meta != ARP_META_FRAG_CONT)
+			icmp_error_local(stk, p, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH);
+		stk_drop(stk, p, CNT_drop_arp_unresolved);
+	}
 }
 
 /* RFC 826 "Packet Reception": update the sender's entry if we have one;

@@ -31,7 +31,8 @@
 	X(tcp_syncookies_sent) X(tcp_syncookies_recv) X(tcp_syncookies_failed) \
 	X(tx_icmp_limited) \
 	X(tcp_rto) X(tcp_fast_recovery) X(tcp_sack_recovery) X(tcp_dsack_sent) \
-	X(tcp_sack_blocks_sent) X(tcp_tlp)
+	X(tcp_sack_blocks_sent) X(tcp_tlp) \
+	X(tcp_icmp_errors) X(drop_tcp_icmp_nomatch) X(drop_tcp_icmp_seq)
 
 enum stk_counter {
 #define STK_COUNTER_ENUM(name) CNT_##name,

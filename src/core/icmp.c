@@ -9,6 +9,7 @@
 #include "core/ipv4.h"
 #include "core/stack.h"
 #include "core/wire.h"
+#include "tcp/tcp.h"
 
 #define ICMP_ECHO_MAX (65535u - IPV4_HDR_LEN - ICMP_HDR_LEN)
 
@@ -30,25 +31,40 @@ static void icmp_echo_reply(struct ust_stack *stk, struct pkt *p, const struct i
 		stk_count(stk, CNT_tx_icmp_echo_reply);
 }
 
-/* An error about a datagram we sent. The quoted header says which protocol
- * it concerns; RFC 1122 3.2.2 asks that it reach that transport. This is
- * the one place that dispatches it: UDP has no use for it yet (no
- * IP_RECVERR), and TCP's handler, when it comes, is called from here with
- * ic and the quoted header (RFC 1122 4.2.3.9, RFC 5927 checks). */
-static void icmp_error_input(struct ust_stack *stk, struct pkt *p, const struct icmp_repr *ic)
+/* An error about a datagram we sent, to its transport (RFC 1122 3.2.2).
+ * buf/len: the quoted (or our own) IP header and what follows it. UDP has
+ * no use for it yet (no IP_RECVERR). 0 or the drop counter. */
+static int icmp_to_transport(struct ust_stack *stk, uint8_t type, uint8_t code,
+                             const uint8_t *buf, size_t len)
 {
 	struct ipv4_repr quoted;
-	int rc = ipv4_quote_parse(p->data + ICMP_HDR_LEN, p->len - ICMP_HDR_LEN, &quoted);
+	int rc = ipv4_quote_parse(buf, len, &quoted);
 
-	(void)ic;
 	if (!rc && !ipv4_is_ours(stk, quoted.src))
 		rc = CNT_drop_icmp_quote;
+	if (rc)
+		return rc;
+	if (quoted.proto == IP_PROTO_TCP)
+		tcp_icmp_error(stk, type, code, quoted.src, quoted.dst, buf + quoted.hdr_len);
+	return 0;
+}
+
+static void icmp_error_input(struct ust_stack *stk, struct pkt *p, const struct icmp_repr *ic)
+{
+	int rc = icmp_to_transport(stk, ic->type, ic->code, p->data + ICMP_HDR_LEN,
+	                           p->len - ICMP_HDR_LEN);
+
 	if (rc) {
 		stk_drop(stk, p, (enum stk_counter)rc);
 		return;
 	}
 	stk_count(stk, CNT_rx_icmp_error);
 	pkt_free_chain(p);
+}
+
+void icmp_error_local(struct ust_stack *stk, const struct pkt *p, uint8_t type, uint8_t code)
+{
+	icmp_to_transport(stk, type, code, p->data, p->len);
 }
 
 void icmp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip)

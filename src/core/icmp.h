@@ -23,5 +23,10 @@ int icmp_echo_request(struct ust_stack *stk, uint32_t dst, uint16_t id, uint16_t
  * broadcast, a non-initial fragment or a bad source. */
 void icmp_send_unreach(struct ust_stack *stk, const struct pkt *p, const struct ipv4_repr *ip,
                        uint8_t code);
+/* An error about our own datagram p (p->data at its IP header) that this
+ * host found itself, as if an ICMP message of type/code had quoted it: ARP
+ * gave up on its next hop. Its transport hears it; nothing is sent. Does
+ * not consume p. */
+void icmp_error_local(struct ust_stack *stk, const struct pkt *p, uint8_t type, uint8_t code);
 
 #endif

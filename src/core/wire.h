@@ -76,6 +76,7 @@ int ipv4_addr_bad_src(uint32_t a);
 #define ICMP_ECHO_REQUEST 8
 #define ICMP_TIME_EXCEEDED 11
 #define ICMP_PARAM_PROBLEM 12
+#define ICMP_HOST_UNREACH 1   /* destination-unreachable codes */
 #define ICMP_PORT_UNREACH 3
 struct icmp_repr {
 	uint8_t type, code;

@@ -32,6 +32,11 @@ int tcp_init(struct ust_stack *stk);    /* 0 or -ENOMEM; uses tcp_config_default
 void tcp_fini(struct ust_stack *stk);
 /* p->data at the TCP header; ip describes the datagram. Consumes p. */
 void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip);
+/* An ICMP error about a segment we sent (icmp.c; arp.c for a next hop that
+ * never answered): laddr and raddr from the quoted IP header, th the first
+ * eight bytes of the quoted TCP header. */
+void tcp_icmp_error(struct ust_stack *stk, uint8_t type, uint8_t code, uint32_t laddr,
+                    uint32_t raddr, const uint8_t th[8]);
 
 /* --- tunables: one documented default each, in tcp_config_default() --- */
 

@@ -544,6 +544,7 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 		tcb->flags |= TF_FIN_ACKED;  /* the sequence number past the data */
 	tcp_sb_consume(tcb, data);
 	tcb->snd_una = seg->ack;
+	tcb->soft_error = 0;  /* the path works again (tcp_icmp.c) */
 	if (seq_lt(tcb->snd_nxt, tcb->snd_una))
 		tcb->snd_nxt = tcb->snd_una;
 	/* RTT: timestamps when in use (RFC 7323 4), else the timed sequence

@@ -176,6 +176,8 @@ struct tcb {
 	struct tcp_lossx *lx;         /* NULL until needed (tcp_lossx_get) */
 	uint32_t last_send_ms;        /* last data sent: restart after idle */
 	uint8_t cc_id;                /* index in tcp_cc_table; 0: cubic */
+	uint8_t soft_error;           /* errno an ICMP error left (tcp_icmp.c):
+	                               * reported instead of ETIMEDOUT, as Linux */
 };
 
 struct tcp_listen {

@@ -119,7 +119,7 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 			tcp_done(stk, tcb, 0);  /* a half-open child just goes */
 			return;
 		}
-		tcp_done(stk, tcb, ETIMEDOUT);
+		tcp_done(stk, tcb, tcb->soft_error ? tcb->soft_error : ETIMEDOUT);
 		return;
 	}
 	tcb->rexmits++;
@@ -172,7 +172,7 @@ static void on_main(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 		if (tcb->probes >= tcb->keepcnt) {
 			stk_count(stk, CNT_tcp_timeouts);
 			tcp_send_rst(stk, tcb);
-			tcp_done(stk, tcb, ETIMEDOUT);
+			tcp_done(stk, tcb, tcb->soft_error ? tcb->soft_error : ETIMEDOUT);
 			return;
 		}
 		send_probe(stk, tcb);

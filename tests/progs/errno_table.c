@@ -192,6 +192,17 @@ static int connect_refused(struct ctx *c)
 	return res(c->a->connect(fd, SA(&p), sizeof(p)));
 }
 
+/* An on-link address nobody holds: ARP gets no answer, and Linux fails
+ * the connect with EHOSTUNREACH after its probes (about 3 s). */
+static int connect_no_neighbour(struct ctx *c)
+{
+	struct sockaddr_in p = sin_of(htonl((ntohl(host_ip) & 0xffffff00u) | 99u), c->port);
+	int fd;
+
+	STEP(c, fd = track(c, c->a->socket(AF_INET, SOCK_STREAM, 0)));
+	return res(c->a->connect(fd, SA(&p), sizeof(p)));
+}
+
 static int listen_on_connected(struct ctx *c)
 {
 	int fd;
@@ -447,6 +458,7 @@ static const struct kase cases[] = {
 	{ "connect_on_listener", connect_on_listener, EISCONN },
 	{ "connect_twice", connect_twice, EISCONN },
 	{ "connect_refused", connect_refused, ECONNREFUSED },
+	{ "connect_no_neighbour", connect_no_neighbour, EHOSTUNREACH },
 	{ "listen_on_connected", listen_on_connected, EINVAL },
 	{ "accept_not_listening", accept_not_listening, EINVAL },
 	{ "accept_on_connected", accept_on_connected, EINVAL },
