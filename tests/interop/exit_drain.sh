@@ -18,40 +18,21 @@
 . "$(dirname "$0")/lib/common.sh"
 
 WRITER=$BUILD/tests/exit_writer
-RECV=$(cd "$(dirname "$0")" && pwd)/lib/exit_recv.py
-PY=/usr/bin/python3
 BYTES=${EXIT_BYTES:-20000000}
 HOLD=2097152                      # left unread by the paused reader
 PAUSE_AT=$((BYTES - HOLD))
 [ -x "$WRITER" ] || fail "$WRITER not built"
 
-BG=()
-on_exit() {
-	local rc=$?
-	set +e  # a failing kill must not skip common.sh's cleanup
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	rm -f "/run/ustack/$USTACK_TAP.sock"  # a killed writer leaves it
-	(exit $rc)
-	cleanup
-}
-trap on_exit EXIT INT TERM
-
 ns_setup exit
 "$BUILD/tests/tcp_bulk" gen "$BYTES" >"$WORK/data.bin"
 WANT=$(sha256sum <"$WORK/data.bin" | cut -d' ' -f1)
 PORT=7000
-npass=0
 
 # start_reader NAME: a kernel reader on a port of its own, pausing at
 # PAUSE_AT until $WORK/NAME.go exists.
 start_reader() {
 	PORT=$((PORT + 1))
-	rm -f "$WORK/$1.go" "$WORK/$1.recv"
-	ip netns exec "$NS" timeout 120 $PY "$RECV" $PORT "$WORK/$1.bin" $PAUSE_AT "$WORK/$1.go" 3 \
-		>"$WORK/$1.recv" 2>&1 &
-	RPID=$!
-	BG+=($RPID)
-	wait_for "kernel reader on port $PORT" 100 grep -q ready "$WORK/$1.recv"
+	exit_reader "$1" $PORT $PAUSE_AT
 }
 
 # start_writer NAME [VAR=value...] -- exit_writer ARGS after HOST PORT. Its
@@ -62,6 +43,8 @@ start_writer() {
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
 	rm -f "$WORK/$name.log"
+	# Not ns_peer: a background command keeps only a redirection of its own
+	# for stdin (else it reads /dev/null).
 	ip netns exec "$NS" env EXIT_WRITER_SNDBUF=$HOLD "${envs[@]}" \
 		"$WRITER" "$HOST_IP" $PORT "$@" <"$WORK/data.bin" 2>"$WORK/$name.log" &
 	WPID=$!
@@ -76,90 +59,78 @@ wait_gone() {
 	fail "$3: still running after $2 s"
 }
 in_fin_wait_1() { in_ns "$USTACK" stat 2>/dev/null | grep -q "FIN-WAIT-1"; }
-# reader_result NAME: res="HOW BYTES SHA" once the reader has ended (not
-# in a $(...) subshell: only this shell can wait for its child).
-reader_result() {
-	wait "$RPID" || fail "$1: the kernel reader failed: $(cat "$WORK/$1.recv")"
-	res=$(tail -n 1 "$WORK/$1.recv")
+reader_paused() { wait_for "the reader's pause" 100 grep -q paused "$WORK/$1.recv"; }
+# lingering NAME: the reader has paused, and the writer has written all and
+# is in exit, its FIN queued behind what the reader has not taken.
+lingering() {
+	reader_paused "$1"
+	wait_for "exit_writer to finish writing" 100 grep -q "wrote $BYTES bytes" "$WORK/$1.log"
+	wait_for "FIN-WAIT-1 in the exiting program's stack" 50 in_fin_wait_1
+}
+# release NAME WHAT: the reader goes on; the writer must then exit with 0,
+# and the reader's result lands in res.
+release() {
+	touch "$WORK/$1.go"
+	wait $WPID || fail "$2: exit_writer exited with $?: $(cat "$WORK/$1.log")"
+	exit_reader_result "$1"
 }
 
 # --- 1. close(), return from main: the stack stays until all is delivered ---
 start_reader close
 start_writer close -- close
-wait_for "the reader's pause" 100 grep -q paused "$WORK/close.recv"
-wait_for "exit_writer to finish writing" 100 grep -q "wrote $BYTES bytes" "$WORK/close.log"
 # Written and closed: the program is in exit, its FIN queued behind ~2 MB
 # the peer has not taken.
-wait_for "FIN-WAIT-1 in the exiting program's stack" 50 in_fin_wait_1
+lingering close
 exited $WPID && fail "close: exited with data unacknowledged: $(cat "$WORK/close.log")"
 sendq=$(in_ns "$USTACK" stat | awk '$1 == "FIN-WAIT-1" { print $3 }')
-touch "$WORK/close.go"
-wait $WPID || fail "close: exit_writer exited with $?: $(cat "$WORK/close.log")"
-reader_result close
+release close close
 [ "$res" = "eof $BYTES $WANT" ] || fail "close: the kernel got \"$res\", want \"eof $BYTES $WANT\""
-pass "close then return from main: the program lingered in exit (FIN-WAIT-1, Send-Q $sendq) until the reader took the rest; the kernel got all $BYTES bytes, SHA-256 equal, then EOF"
-npass=$((npass + 1))
+ok "close then return from main: the program lingered in exit (FIN-WAIT-1, Send-Q $sendq) until the reader took the rest; the kernel got all $BYTES bytes, SHA-256 equal, then EOF"
 
 # --- 2. left open at exit: closed gracefully, FIN not RST ---
 start_reader open
 start_writer open USTACK_PCAP="$WORK/open.pcap" -- open
-wait_for "the reader's pause" 100 grep -q paused "$WORK/open.recv"
-wait_for "exit_writer to finish writing" 100 grep -q "wrote $BYTES bytes" "$WORK/open.log"
-wait_for "FIN-WAIT-1 in the exiting program's stack" 50 in_fin_wait_1
+lingering open
 exited $WPID && fail "open: exited with data unacknowledged"
-touch "$WORK/open.go"
-wait $WPID || fail "open: exit_writer exited with $?: $(cat "$WORK/open.log")"
-reader_result open
+release open open
 [ "$res" = "eof $BYTES $WANT" ] || fail "open: the kernel got \"$res\", want \"eof $BYTES $WANT\""
 tcpdump -nr "$WORK/open.pcap" "tcp and src host $STACK_IP and dst port $PORT" >"$WORK/open.txt" 2>/dev/null ||
 	fail "tcpdump cannot read $WORK/open.pcap"
 grep -q "> $HOST_IP.$PORT: Flags \[F" "$WORK/open.txt" || fail "open: no FIN from the stack in the capture"
 grep -q "Flags \[R" "$WORK/open.txt" && fail "open: the stack sent a RST: $(grep -m1 'Flags \[R' "$WORK/open.txt")"
-pass "connection left open at exit: the kernel got all $BYTES bytes and EOF; capture: $(grep -c 'Flags \[F' "$WORK/open.txt") FIN from the stack, no RST"
-npass=$((npass + 1))
+ok "connection left open at exit: the kernel got all $BYTES bytes and EOF; capture: $(grep -c 'Flags \[F' "$WORK/open.txt") FIN from the stack, no RST"
 
 # --- 3. exit() from another thread while main blocks in accept ---
 start_reader thread
 start_writer thread -- exit
-wait_for "the reader's pause" 100 grep -q paused "$WORK/thread.recv"
-wait_for "exit_writer to finish writing" 100 grep -q "wrote $BYTES bytes" "$WORK/thread.log"
-wait_for "FIN-WAIT-1 in the exiting program's stack" 50 in_fin_wait_1
-touch "$WORK/thread.go"
-wait $WPID || fail "exit: exit_writer exited with $?: $(cat "$WORK/thread.log")"
-reader_result thread
+lingering thread
+release thread exit
 [ "$res" = "eof $BYTES $WANT" ] || fail "exit(): the kernel got \"$res\""
-pass "exit() from a second thread while main blocks in accept: all $BYTES bytes, SHA-256 equal, EOF"
-npass=$((npass + 1))
+ok "exit() from a second thread while main blocks in accept: all $BYTES bytes, SHA-256 equal, EOF"
 
 # --- 4. USTACK_EXIT_LINGER bounds the wait ---
 start_reader bound
 start_writer bound USTACK_EXIT_LINGER=500ms -- close
-wait_for "the reader's pause" 100 grep -q paused "$WORK/bound.recv"
+reader_paused bound
 wait_gone $WPID 10 "USTACK_EXIT_LINGER=500ms with a stalled reader"
 wait $WPID || fail "bound: exit_writer exited with $?"
 grep -q "1 connection still had data or a FIN unacknowledged" "$WORK/bound.log" ||
 	fail "bound: no message about the dropped connection: $(cat "$WORK/bound.log")"
 touch "$WORK/bound.go"
-reader_result bound
+exit_reader_result bound
 got=$(echo "$res" | cut -d' ' -f2)
 [ "$got" -lt "$BYTES" ] || fail "bound: the reader got everything ($res): the test did not stall the writer"
-pass "USTACK_EXIT_LINGER=500ms: exit gave up at the bound with the reader stalled (it got $got of $BYTES bytes, ended by ${res%% *}); stderr: $(grep -o 'ustack: exit.*' "$WORK/bound.log" | cut -c1-60)..."
-npass=$((npass + 1))
+ok "USTACK_EXIT_LINGER=500ms: exit gave up at the bound with the reader stalled (it got $got of $BYTES bytes, ended by ${res%% *}); stderr: $(grep -o 'ustack: exit.*' "$WORK/bound.log" | cut -c1-60)..."
 
 # --- 5. SO_LINGER's time overrides USTACK_EXIT_LINGER for its socket ---
 start_reader linger
 start_writer linger USTACK_EXIT_LINGER=500ms -- open 30
-wait_for "the reader's pause" 100 grep -q paused "$WORK/linger.recv"
-wait_for "exit_writer to finish writing" 100 grep -q "wrote $BYTES bytes" "$WORK/linger.log"
-wait_for "FIN-WAIT-1 in the exiting program's stack" 50 in_fin_wait_1
+lingering linger
 sleep 2  # what is tested: the program outlives USTACK_EXIT_LINGER (0.5 s)
 exited $WPID && fail "SO_LINGER 30: exit gave up after USTACK_EXIT_LINGER=500ms"
-touch "$WORK/linger.go"
-wait $WPID || fail "linger: exit_writer exited with $?"
-reader_result linger
+release linger linger
 [ "$res" = "eof $BYTES $WANT" ] || fail "SO_LINGER 30: the kernel got \"$res\""
-pass "SO_LINGER 30 overrides USTACK_EXIT_LINGER=500ms: still draining 2 s later, then all $BYTES bytes and EOF"
-npass=$((npass + 1))
+ok "SO_LINGER 30 overrides USTACK_EXIT_LINGER=500ms: still draining 2 s later, then all $BYTES bytes and EOF"
 
 # --- 6. SO_LINGER 0: close resets, exit does not wait ---
 start_reader reset
@@ -168,10 +139,9 @@ start_writer reset -- close 0
 wait_gone $WPID 5 "SO_LINGER 0"
 wait $WPID || fail "reset: exit_writer exited with $?"
 touch "$WORK/reset.go"
-reader_result reset
+exit_reader_result reset
 [ "${res%% *}" = reset ] || fail "SO_LINGER 0: the kernel saw \"$res\", want a reset"
 [ "$(echo "$res" | cut -d' ' -f2)" -lt "$BYTES" ] || fail "SO_LINGER 0: all bytes arrived before the reset"
-pass "SO_LINGER 0: close reset the connection (the kernel saw ECONNRESET after $(echo "$res" | cut -d' ' -f2) bytes) and exit did not wait"
-npass=$((npass + 1))
+ok "SO_LINGER 0: close reset the connection (the kernel saw ECONNRESET after $(echo "$res" | cut -d' ' -f2) bytes) and exit did not wait"
 
 echo "$npass passed, 0 failed"

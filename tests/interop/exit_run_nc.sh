@@ -8,8 +8,6 @@
 # in a namespace of our own.
 . "$(dirname "$0")/lib/common.sh"
 
-RECV=$(cd "$(dirname "$0")" && pwd)/lib/exit_recv.py
-PY=/usr/bin/python3
 BYTES=${EXIT_BYTES:-20000000}
 HOLD=2097152
 PAUSE_AT=$((BYTES - HOLD))
@@ -20,22 +18,10 @@ nc -h 2>&1 | grep -q -- "-N" || { echo "SKIP: this nc has no -N (want netcat-ope
 "$USTACK" help | grep -q "^  run " || fail "ustack run is not there yet (pending: the preload library)"
 [ -f "$BUILD/lib/libustack-preload.so" ] || fail "$BUILD/lib/libustack-preload.so not built"
 
-BG=()
-on_exit() {
-	local rc=$?
-	set +e
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	rm -f "/run/ustack/$USTACK_TAP.sock"
-	(exit $rc)
-	cleanup
-}
-trap on_exit EXIT INT TERM
-
 ns_setup exitnc
 "$BUILD/tests/tcp_bulk" gen "$BYTES" >"$WORK/data.bin"
 WANT=$(sha256sum <"$WORK/data.bin" | cut -d' ' -f1)
 PORT=7100
-npass=0
 
 # nc's connection closed by nc (no fd left on it), its FIN still
 # unacknowledged behind the data: nc is in exit, the runtime's drain holds it.
@@ -44,12 +30,7 @@ closed_unacked() { in_ns "$USTACK" stat 2>/dev/null | grep -E "^ +LAST-ACK " | g
 for q in "-q 0" ""; do
 	PORT=$((PORT + 1))
 	name=nc$PORT
-	rm -f "$WORK/$name.go" "$WORK/$name.recv"
-	ip netns exec "$NS" timeout 120 $PY "$RECV" $PORT "$WORK/$name.bin" $PAUSE_AT "$WORK/$name.go" 3 \
-		shut >"$WORK/$name.recv" 2>&1 &
-	RPID=$!
-	BG+=($RPID)
-	wait_for "kernel reader on port $PORT" 100 grep -q ready "$WORK/$name.recv"
+	exit_reader $name $PORT $PAUSE_AT shut
 	# shellcheck disable=SC2086 # $q is one option and its value, or nothing
 	ip netns exec "$NS" "$USTACK" run -- nc -N $q -O $HOLD "$HOST_IP" $PORT \
 		<"$WORK/data.bin" >"$WORK/$name.log" 2>&1 &
@@ -60,10 +41,8 @@ for q in "-q 0" ""; do
 	kill -0 $NPID 2>/dev/null || fail "nc -N${q:+ $q}: gone with ~2 MB unacknowledged: $(cat "$WORK/$name.log")"
 	touch "$WORK/$name.go"
 	wait $NPID || fail "nc -N${q:+ $q} exited with $?: $(cat "$WORK/$name.log")"
-	wait $RPID || fail "the kernel reader failed: $(cat "$WORK/$name.recv")"
-	res=$(tail -n 1 "$WORK/$name.recv")
+	exit_reader_result $name
 	[ "$res" = "eof $BYTES $WANT" ] || fail "nc -N${q:+ $q}: the kernel got \"$res\", want \"eof $BYTES $WANT\""
-	pass "ustack run -- nc -N${q:+ $q}: all $BYTES bytes, SHA-256 equal, EOF, though the reader held back the last 2 MB until nc had closed and was exiting"
-	npass=$((npass + 1))
+	ok "ustack run -- nc -N${q:+ $q}: all $BYTES bytes, SHA-256 equal, EOF, though the reader held back the last 2 MB until nc had closed and was exiting"
 done
 echo "$npass passed, 0 failed"

@@ -9,7 +9,6 @@
 # and `ustack stat` names what was dropped (cookies, rate limits, drops).
 . "$(dirname "$0")/lib/common.sh"
 
-PY=/usr/bin/python3
 N=${FLOOD_FRAMES:-100000}
 RSS_BOUND_KB=${RSS_BOUND_KB:-32768}
 # AddressSanitizer keeps freed memory in its quarantine (256 MB by default)
@@ -19,18 +18,6 @@ RSS_BOUND_KB=${RSS_BOUND_KB:-32768}
 if grep -q '^USTACK_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
 	RSS_BOUND_KB=${RSS_BOUND_KB_SANITIZE:-393216}
 fi
-npass=0
-BG=()
-on_exit() {
-	local rc=$?
-	set +e
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	(exit $rc)
-	cleanup
-}
-trap on_exit EXIT INT TERM
-ok() { pass "$*"; npass=$((npass + 1)); }
-ns_bg() { ip netns exec "$NS" "$@" & }
 [ -x "$BUILD/tests/flood_send" ] || fail "tests/flood_send not built"
 
 ns_setup flood
@@ -73,10 +60,9 @@ sys.exit(0 if bad == 0 and ok >= 5 else 1)
 clients 1 >"$WORK/warm.log" 2>&1 || fail "clients before any flood: $(tail -2 "$WORK/warm.log")"
 hwm0=$(hwm)
 for mode in syn ack icmp arp; do
-	ns_bg timeout 120 "$BUILD/tests/flood_send" "$USTACK_TAP" "$USTACK_MAC" "$STACK_IP" "$mode" "$N" \
+	ns_peer timeout 120 "$BUILD/tests/flood_send" "$USTACK_TAP" "$USTACK_MAC" "$STACK_IP" "$mode" "$N" \
 		>"$WORK/flood-$mode.log" 2>&1
 	fpid=$!
-	BG+=("$fpid")
 	clients 3 >"$WORK/clients-$mode.log" 2>&1 || fail "$mode flood: clients: $(tail -3 "$WORK/clients-$mode.log")"
 	wait "$fpid" || fail "$mode flood: sender: $(tail -2 "$WORK/flood-$mode.log")"
 	grow=$(( $(hwm) - hwm0 ))

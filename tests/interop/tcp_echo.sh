@@ -4,22 +4,6 @@
 # (ustack) checks a kernel echo server.
 . "$(dirname "$0")/lib/common.sh"
 
-# Runs CMD in the namespace in the background with $! its own pid (with
-# `in_ns CMD &`, $! is a subshell's: signalling it would orphan CMD).
-ns_bg() { ip netns exec "$NS" "$@" & }
-
-PY=/usr/bin/python3
-npass=0
-BG=()
-on_exit() {
-	local rc=$?
-	set +e  # a failing kill must not skip common.sh's cleanup
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	(exit $rc)
-	cleanup
-}
-trap on_exit EXIT INT TERM
-ok() { pass "$*"; npass=$((npass + 1)); }
 
 ns_setup echo
 
@@ -60,21 +44,7 @@ USTACK_PID=""
 
 # --- examples/echo_client over ustack -> a kernel echo server ---
 # The wildcard: 10.77.0.1 exists only while a stack holds the TAP.
-ns_bg timeout 60 $PY -c '
-import socket, sys
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind((sys.argv[1], 7778))
-l.listen(1)
-c, _ = l.accept()
-while True:
-    b = c.recv(65536)
-    if not b:
-        break
-    c.sendall(b)
-c.close()
-' 0.0.0.0 2>"$WORK/kserver.log"
-BG+=($!)
+ns_peer timeout 60 $PY "$LIB/kpeer.py" echo 0.0.0.0 7778 2>"$WORK/kserver.log"
 wait_for "kernel echo server" 50 in_ns sh -c "ss -Hltn 'sport = :7778' | grep -q LISTEN"
 in_ns timeout 60 "$BUILD/bin/echo_client" "$HOST_IP" 7778 4000000 >"$WORK/client.log" 2>&1 ||
 	fail "echo_client: $(tail -2 "$WORK/client.log")"

@@ -5,10 +5,6 @@
 # line per case; any MISMATCH fails the test.
 . "$(dirname "$0")/lib/common.sh"
 
-# Runs CMD in the namespace in the background with $! its own pid (with
-# `in_ns CMD &`, $! is a subshell's: signalling it would orphan CMD).
-ns_bg() { ip netns exec "$NS" "$@" & }
-
 ns_setup errno
 # errno_table runs its own stack (on the first ust_* call): it owns the TAP.
 ns_bg timeout 90 "$BUILD/tests/errno_table" >"$WORK/table.log" 2>"$WORK/errno_table.log"

@@ -5,31 +5,15 @@
 # MANY_CONNS overrides the count.
 . "$(dirname "$0")/lib/common.sh"
 
-# Runs CMD in the namespace in the background with $! its own pid (with
-# `in_ns CMD &`, $! is a subshell's: signalling it would orphan CMD).
-ns_bg() { ip netns exec "$NS" "$@" & }
-
 N=${MANY_CONNS:-10000}
 PORT=6001
 MANY=$BUILD/tests/tcp_many
 LIMIT=60
-npass=0
-BG=()
-on_exit() {
-	local rc=$?
-	set +e  # a failing kill must not skip common.sh's cleanup
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	(exit $rc)
-	cleanup
-}
-trap on_exit EXIT INT TERM
-ok() { pass "$*"; npass=$((npass + 1)); }
 
 ns_setup many
 start=$SECONDS
-ns_bg timeout $LIMIT "$MANY" serve $PORT "$N" >"$WORK/server.out" 2>"$WORK/server.log"
+ns_peer timeout $LIMIT "$MANY" serve $PORT "$N" >"$WORK/server.out" 2>"$WORK/server.log"
 SERVER=$!
-BG+=($SERVER)
 wait_for "ustack listener on $PORT" 100 grep -q "listening on port $PORT" "$WORK/server.log"
 
 coproc CLIENT { exec ip netns exec "$NS" timeout $LIMIT "$MANY" client "$STACK_IP" $PORT "$N" 2>"$WORK/client.log"; }

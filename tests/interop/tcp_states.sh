@@ -9,22 +9,6 @@
 #    kernel to a ustack port with no listener.
 . "$(dirname "$0")/lib/common.sh"
 
-# Runs CMD in the namespace in the background with $! its own pid (with
-# `in_ns CMD &`, $! is a subshell's: signalling it would orphan CMD).
-ns_bg() { ip netns exec "$NS" "$@" & }
-
-PY=/usr/bin/python3
-npass=0
-BG=()
-on_exit() {
-	local rc=$?
-	set +e  # a failing kill must not skip common.sh's cleanup
-	for p in "${BG[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	(exit $rc)
-	cleanup
-}
-trap on_exit EXIT INT TERM
-ok() { pass "$*"; npass=$((npass + 1)); }
 
 # Sends one command to tcp_cmd; its answer lands in $ANSWER.
 cmd() {
@@ -79,13 +63,12 @@ wait_for "the kernel's side to reach TIME-WAIT" 50 kernel_has TIME-WAIT "$SRV"
 ok "after close: gone from ustack stat, the kernel's side in TIME-WAIT"
 
 # --- TIME-WAIT on ustack's side: the ustack server closes first ---
-ns_bg timeout 30 $PY -c '
+ns_peer timeout 30 $PY -c '
 import socket, sys
 s = socket.create_connection((sys.argv[1], 7001), timeout=20)
 assert s.recv(10) == b""   # the server closes first
 s.close()
 ' "$STACK_IP" 2>"$WORK/k2.log"
-BG+=($!)
 expect "ok $HOST_IP:*" accept
 expect ok close
 wait "${BG[-1]}" || fail "kernel client 2 did not see our FIN: $(tail -1 "$WORK/k2.log")"
@@ -94,7 +77,7 @@ ok "ustack server closed first: TIME-WAIT on $SRV"
 ustack_stat | grep -E "TIME-WAIT" | sed 's/^/    /'
 
 # --- TIME-WAIT on ustack's side: the ustack client closes first ---
-ns_bg timeout 30 $PY -c '
+ns_peer timeout 30 $PY -c '
 import socket, sys
 l = socket.socket()
 l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -105,7 +88,6 @@ c.settimeout(20)
 assert c.recv(10) == b""   # the client closes first
 c.close()
 ' "$HOST_IP" 2>"$WORK/k3.log"
-BG+=($!)
 wait_for "kernel listener on 7002" 50 kernel_has LISTEN "$HOST_IP:7002"
 expect ok connect "$HOST_IP" 7002
 expect ok close

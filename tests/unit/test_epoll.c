@@ -3,84 +3,20 @@
  * RDHUP, the errno of each misuse, a blocked waiter woken by a datagram, a
  * pipe and a ustack socket in one set, and the cost of a wait: 100,000
  * registered idle sockets cost a wait what 10 do (counted, not timed). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "rt_test.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include "runtime/epoll.h"
-#include "runtime/runtime.h"
-
-#define IP_A 0x0a000001u
-#define IP_B 0x0a000002u
-
-static struct ust_runtime *ra, *rb;
-
-static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
-{
-	memset(c, 0, sizeof(*c));
-	stk_config_default(&c->stk);
-	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
-	c->stk.mac[0] = 0x02;
-	c->stk.mac[5] = last;
-	c->prefix = 24;
-	c->stk.pkt_pool_size = 512;
-}
 
 static int setup(void **state)
 {
-	struct rt_config ca, cb;
-	struct link *la, *lb;
-	int err = 0;
-
 	(void)state;
-	make_cfg(&ca, IP_A, 1);
-	make_cfg(&cb, IP_B, 2);
-	if (link_memlink_pair(1500, 256, &la, &lb) < 0)
-		return -1;
-	ra = rt_start(&ca, la, &err);
-	rb = rt_start(&cb, lb, &err);
-	return ra && rb ? 0 : -1;
+	return rt_test_setup(512, 256);
 }
-
-static int teardown(void **state)
-{
-	(void)state;
-	rt_stop(ra);
-	rt_put(ra);
-	rt_stop(rb);
-	rt_put(rb);
-	return 0;
-}
-
-static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(ip);
-	s.sin_port = htons(port);
-	return s;
-}
-
-#define SA(p) ((struct sockaddr *)(p))
-#define EXPECT_ERR(call, e)                   \
-	do {                                  \
-		errno = 0;                    \
-		assert_int_equal((call), -1); \
-		assert_int_equal(errno, (e)); \
-	} while (0)
 
 static int udp_on(struct ust_runtime *rt, uint32_t ip, uint16_t port)
 {
@@ -460,5 +396,5 @@ int main(void)
 		cmocka_unit_test(test_wait_cost_is_o_ready),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, rt_test_teardown);
 }

@@ -3,75 +3,16 @@
  * connect reports EPOLLOUT when it completes (SO_ERROR 0) and EPOLLERR when
  * refused (SO_ERROR ECONNREFUSED); data is EPOLLIN (once with EPOLLET); the
  * peer's FIN is EPOLLIN|EPOLLRDHUP. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "rt_test.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 
-#include "runtime/runtime.h"
-
-#define IP_A 0x0a000001u
-#define IP_B 0x0a000002u
-
-static struct ust_runtime *ra, *rb;
-
-static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
-{
-	memset(c, 0, sizeof(*c));
-	stk_config_default(&c->stk);
-	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
-	c->stk.mac[0] = 0x02;
-	c->stk.mac[5] = last;
-	c->prefix = 24;
-	c->stk.pkt_pool_size = 1024;
-}
-
 static int setup(void **state)
 {
-	struct rt_config ca, cb;
-	struct link *la, *lb;
-	int err = 0;
-
 	(void)state;
-	make_cfg(&ca, IP_A, 1);
-	make_cfg(&cb, IP_B, 2);
-	if (link_memlink_pair(1500, 512, &la, &lb) < 0)
-		return -1;
-	ra = rt_start(&ca, la, &err);
-	rb = rt_start(&cb, lb, &err);
-	return ra && rb ? 0 : -1;
+	return rt_test_setup(1024, 512);
 }
-
-static int teardown(void **state)
-{
-	(void)state;
-	rt_stop(ra);
-	rt_put(ra);
-	rt_stop(rb);
-	rt_put(rb);
-	return 0;
-}
-
-static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(ip);
-	s.sin_port = htons(port);
-	return s;
-}
-
-#define SA(p) ((struct sockaddr *)(p))
 
 static int add(int ep, int fd, uint32_t events, uint64_t data)
 {
@@ -105,9 +46,7 @@ static void test_accept_connect_data_fin(void **state)
 	assert_int_equal(ust_epoll_wait(sep, ev, 4, 0), 0);
 
 	/* Non-blocking connect: EINPROGRESS, then EPOLLOUT with SO_ERROR 0. */
-	errno = 0;
-	assert_int_equal(ust_connect(cfd, SA(&b), sizeof(b)), -1);
-	assert_int_equal(errno, EINPROGRESS);
+	EXPECT_ERR(ust_connect(cfd, SA(&b), sizeof(b)), EINPROGRESS);
 	assert_int_equal(add(cep, cfd, EPOLLOUT | EPOLLET, 7), 0);
 	assert_int_equal(ust_epoll_wait(cep, ev, 4, 3000), 1);
 	assert_true(ev[0].events & EPOLLOUT);
@@ -165,9 +104,7 @@ static void test_refused_connect(void **state)
 	struct epoll_event ev[2];
 
 	(void)state;
-	errno = 0;
-	assert_int_equal(ust_connect(cfd, SA(&b), sizeof(b)), -1);
-	assert_int_equal(errno, EINPROGRESS);
+	EXPECT_ERR(ust_connect(cfd, SA(&b), sizeof(b)), EINPROGRESS);
 	assert_int_equal(add(ep, cfd, EPOLLOUT, 1), 0);
 	assert_int_equal(ust_epoll_wait(ep, ev, 2, 3000), 1);
 	assert_true(ev[0].events & EPOLLERR);
@@ -183,5 +120,5 @@ int main(void)
 		cmocka_unit_test(test_refused_connect),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, rt_test_teardown);
 }

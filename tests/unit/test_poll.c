@@ -3,81 +3,23 @@
  * for either side; POLLNVAL and EBADF for closed fds; a close wakes a
  * poller; FIONREAD and FIONBIO. The fd base is moved below FD_SETSIZE first
  * so select's stock fd_set can name the ustack fds. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "rt_test.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <pthread.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "runtime/runtime.h"
-
-#define IP_A 0x0a000001u
-#define IP_B 0x0a000002u
 #define FD_BASE 700
-
-static struct ust_runtime *ra, *rb;
-
-static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
-{
-	memset(c, 0, sizeof(*c));
-	stk_config_default(&c->stk);
-	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
-	c->stk.mac[0] = 0x02;
-	c->stk.mac[5] = last;
-	c->prefix = 24;
-	c->stk.pkt_pool_size = 512;
-}
 
 static int setup(void **state)
 {
-	struct rt_config ca, cb;
-	struct link *la, *lb;
-	int err = 0;
-
 	(void)state;
 	if (rt_fd_set_base(FD_BASE) < 0)
 		return -1;
-	make_cfg(&ca, IP_A, 1);
-	make_cfg(&cb, IP_B, 2);
-	if (link_memlink_pair(1500, 256, &la, &lb) < 0)
-		return -1;
-	ra = rt_start(&ca, la, &err);
-	rb = rt_start(&cb, lb, &err);
-	return ra && rb ? 0 : -1;
+	return rt_test_setup(512, 256);
 }
-
-static int teardown(void **state)
-{
-	(void)state;
-	rt_stop(ra);
-	rt_put(ra);
-	rt_stop(rb);
-	rt_put(rb);
-	return 0;
-}
-
-static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(ip);
-	s.sin_port = htons(port);
-	return s;
-}
-
-#define SA(p) ((struct sockaddr *)(p))
 
 static int udp_on(struct ust_runtime *rt, uint16_t port)
 {
@@ -255,17 +197,13 @@ static void test_select_mixed(void **state)
 		assert_int_equal(ust_ioctl(u, FIONREAD, &n), 0);
 		assert_int_equal(n, 0);
 		assert_int_equal(ust_ioctl(u, FIONBIO, &on), 0);
-		errno = 0;
-		assert_int_equal(ust_recv(u, b, sizeof(b), 0), -1);
-		assert_int_equal(errno, EAGAIN);
+		EXPECT_ERR(ust_recv(u, b, sizeof(b), 0), EAGAIN);
 	}
 
 	ust_close(u);
 	FD_ZERO(&r);
 	FD_SET(u, &r);
-	errno = 0;
-	assert_int_equal(ust_select(u + 1, &r, NULL, NULL, &tv), -1);
-	assert_int_equal(errno, EBADF);
+	EXPECT_ERR(ust_select(u + 1, &r, NULL, NULL, &tv), EBADF);
 	close(p[0]);
 	close(p[1]);
 	ust_close(tx);
@@ -280,5 +218,5 @@ int main(void)
 		cmocka_unit_test(test_select_mixed),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, rt_test_teardown);
 }

@@ -6,92 +6,31 @@
  * sockets left open gracefully, and reset on SO_LINGER 0. Also the
  * USTACK_EXIT_LINGER parser. Nothing here sleeps to synchronise: threads
  * wait on the runtime's own conditions. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "rt_test.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 
-#include "runtime/runtime.h"
 #include "runtime/sock.h"
 #include "tcp/tcp.h"
 
-#define IP_A 0x0a000001u
-#define IP_B 0x0a000002u
 #define MS 1000u
 #define SEC 1000000u
 
-static struct ust_runtime *ra, *rb;
-
-static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
-{
-	memset(c, 0, sizeof(*c));
-	stk_config_default(&c->stk);
-	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
-	c->stk.mac[0] = 0x02;
-	c->stk.mac[5] = last;
-	c->prefix = 24;
-	c->stk.pkt_pool_size = 4096;
-}
-
 static int setup(void **state)
 {
-	struct rt_config ca, cb;
-	struct link *la, *lb;
-	int err = 0;
-
 	(void)state;
-	make_cfg(&ca, IP_A, 1);
-	make_cfg(&cb, IP_B, 2);
-	if (link_memlink_pair(1500, 1024, &la, &lb) < 0)
-		return -1;
-	ra = rt_start(&ca, la, &err);
-	rb = rt_start(&cb, lb, &err);
-	return ra && rb ? 0 : -1;
+	return rt_test_setup(4096, 1024);
 }
-
-static int teardown(void **state)
-{
-	(void)state;
-	rt_stop(ra);
-	rt_put(ra);
-	rt_stop(rb);
-	rt_put(rb);
-	return 0;
-}
-
-static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(ip);
-	s.sin_port = htons(port);
-	return s;
-}
-
-#define SA(p) ((struct sockaddr *)(p))
 
 /* A connection from A to B's port: *c on A, *s accepted on B. The listener
  * is closed again (the accepted socket lives on). */
 static void pair(uint16_t port, int *c, int *s)
 {
-	struct sockaddr_in a = sin_of(0, port), b = sin_of(IP_B, port);
-	int l = rt_socket(rb, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in b = sin_of(IP_B, port);
+	int l = rt_test_listener(rb, port, 4);
 
-	assert_true(l >= 0);
-	assert_int_equal(ust_bind(l, SA(&a), sizeof(a)), 0);
-	assert_int_equal(ust_listen(l, 4), 0);
 	*c = rt_socket(ra, AF_INET, SOCK_STREAM, 0);
 	assert_true(*c >= 0);
 	/* Room for all we send, so a non-blocking send queues it in one go. */
@@ -267,9 +206,7 @@ static void test_drain_closes_open_gracefully(void **state)
 	assert_int_equal(rt_drain(ra, 10 * SEC), 0);
 	assert_int_equal(unfinished(ra), 0);
 	/* The drain closed A's fd. */
-	errno = 0;
-	assert_int_equal(ust_send(c, "x", 1, MSG_NOSIGNAL), -1);
-	assert_int_equal(errno, EBADF);
+	EXPECT_ERR(ust_send(c, "x", 1, MSG_NOSIGNAL), EBADF);
 	pthread_join(t, NULL);
 	assert_int_equal(r.got, len);
 	assert_true(r.pattern_ok);
@@ -352,9 +289,7 @@ static void test_drain_idle(void **state)
 	assert_int_equal(rt_drain(ra, 10 * SEC), 0);
 	assert_int_equal(rt_drain(ra, 10 * SEC), 0);
 	assert_true(rt_now_us() - t0 < 1 * SEC);
-	errno = 0;
-	assert_int_equal(ust_close(u), -1);  /* the drain closed it */
-	assert_int_equal(errno, EBADF);
+	EXPECT_ERR(ust_close(u), EBADF);  /* the drain closed it */
 }
 
 int main(void)
@@ -362,12 +297,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_config_exit_linger),
-		cmocka_unit_test_setup_teardown(test_drain_delivers_closed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drain_closes_open_gracefully, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drain_bound, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drain_so_linger_overrides, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drain_linger_zero_resets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drain_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_delivers_closed, setup, rt_test_teardown),
+		cmocka_unit_test_setup_teardown(test_drain_closes_open_gracefully, setup, rt_test_teardown),
+		cmocka_unit_test_setup_teardown(test_drain_bound, setup, rt_test_teardown),
+		cmocka_unit_test_setup_teardown(test_drain_so_linger_overrides, setup, rt_test_teardown),
+		cmocka_unit_test_setup_teardown(test_drain_linger_zero_resets, setup, rt_test_teardown),
+		cmocka_unit_test_setup_teardown(test_drain_idle, setup, rt_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,14 +2,8 @@
  * 10.0.0.1, B at 10.0.0.2), each with its stack thread, and application
  * threads blocking in accept/connect/recv/send between them. The errno of
  * each misuse is Linux's (issue 3, point 6). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "rt_test.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -17,47 +11,18 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 
-#include "runtime/runtime.h"
 #include "runtime/sock.h"
 #include "tcp/tcp.h"
 
-#define IP_A 0x0a000001u  /* 10.0.0.1 */
-#define IP_B 0x0a000002u  /* 10.0.0.2 */
 #define IP_NOBODY 0x0a000009u  /* on the subnet; nobody answers its ARP */
-
-static struct ust_runtime *ra, *rb;
-
-static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
-{
-	memset(c, 0, sizeof(*c));
-	stk_config_default(&c->stk);
-	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
-	c->stk.gateway = 0;
-	c->stk.mac[0] = 0x02;
-	c->stk.mac[5] = last;
-	c->prefix = 24;
-	c->stk.pkt_pool_size = 4096;
-}
 
 static int setup(void **state)
 {
-	struct rt_config ca, cb;
-	struct link *la, *lb;
-	int err = 0;
-
 	(void)state;
-	make_cfg(&ca, IP_A, 1);
-	make_cfg(&cb, IP_B, 2);
-	if (link_memlink_pair(1500, 1024, &la, &lb) < 0)
-		return -1;
-	ra = rt_start(&ca, la, &err);
-	rb = rt_start(&cb, lb, &err);
-	if (!ra || !rb)
+	if (rt_test_setup(4096, 1024) < 0)
 		return -1;
 	/* A SYN nobody answers gives up after 50 + 100 + 200 ms on A, so the
 	 * ETIMEDOUT test is short; B keeps the defaults. */
@@ -67,35 +32,6 @@ static int setup(void **state)
 	pthread_mutex_unlock(&ra->lock);
 	return 0;
 }
-
-static int teardown(void **state)
-{
-	(void)state;
-	rt_stop(ra);
-	rt_put(ra);
-	rt_stop(rb);
-	rt_put(rb);
-	return 0;
-}
-
-static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(ip);
-	s.sin_port = htons(port);
-	return s;
-}
-
-#define SA(p) ((struct sockaddr *)(p))
-#define EXPECT_ERR(call, e)                      \
-	do {                                     \
-		errno = 0;                       \
-		assert_int_equal((call), -1);    \
-		assert_int_equal(errno, (e));    \
-	} while (0)
 
 static int tcp_sock(struct ust_runtime *rt)
 {
@@ -1009,5 +945,5 @@ int main(void)
 		cmocka_unit_test(test_stat),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, rt_test_teardown);
 }

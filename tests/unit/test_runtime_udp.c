@@ -1,84 +1,18 @@
 /* The runtime over a memlink: two stacks in one process, each with its own
  * stack thread, and the blocking UDP socket calls between them. Also the
  * errno of every misuse, as Linux gives it. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "rt_test.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <string.h>
 #include <sys/time.h>
-
-#include "runtime/runtime.h"
-
-#define IP_A 0x0a000001u  /* 10.0.0.1 */
-#define IP_B 0x0a000002u  /* 10.0.0.2 */
-
-static struct ust_runtime *ra, *rb;
-
-static void make_cfg(struct rt_config *c, uint32_t ip, uint8_t last)
-{
-	memset(c, 0, sizeof(*c));
-	stk_config_default(&c->stk);
-	c->stk.ip = ip;
-	c->stk.netmask = 0xffffff00u;
-	c->stk.gateway = 0;
-	c->stk.mac[0] = 0x02;
-	c->stk.mac[5] = last;
-	c->prefix = 24;
-	c->stk.pkt_pool_size = 512;
-}
 
 static int setup(void **state)
 {
-	struct rt_config ca, cb;
-	struct link *la, *lb;
-	int err = 0;
-
 	(void)state;
-	make_cfg(&ca, IP_A, 1);
-	make_cfg(&cb, IP_B, 2);
-	if (link_memlink_pair(1500, 256, &la, &lb) < 0)
-		return -1;
-	ra = rt_start(&ca, la, &err);
-	rb = rt_start(&cb, lb, &err);
-	return ra && rb ? 0 : -1;
+	return rt_test_setup(512, 256);
 }
-
-static int teardown(void **state)
-{
-	(void)state;
-	rt_stop(ra);
-	rt_put(ra);
-	rt_stop(rb);
-	rt_put(rb);
-	return 0;
-}
-
-static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
-{
-	struct sockaddr_in s;
-
-	memset(&s, 0, sizeof(s));
-	s.sin_family = AF_INET;
-	s.sin_addr.s_addr = htonl(ip);
-	s.sin_port = htons(port);
-	return s;
-}
-
-#define SA(p) ((struct sockaddr *)(p))
-#define EXPECT_ERR(call, e)                      \
-	do {                                     \
-		errno = 0;                       \
-		assert_int_equal((call), -1);    \
-		assert_int_equal(errno, (e));    \
-	} while (0)
 
 static int udp_on(struct ust_runtime *rt, uint16_t port)
 {
@@ -368,31 +302,42 @@ static void test_datagram_wakes_receiver(void **state)
 	assert_int_equal(ust_close(fa), 0);
 }
 
+/* Sends count datagrams "<prefix><i>", i from 0, from fd to `to`. */
+static void send_numbered(int fd, const struct sockaddr_in *to, const char *prefix, int count)
+{
+	char buf[32];
+
+	for (int i = 0; i < count; i++) {
+		snprintf(buf, sizeof(buf), "%s%d", prefix, i);
+		assert_int_equal(ust_sendto(fd, buf, strlen(buf), 0, SA(to), sizeof(*to)),
+		                 (ssize_t)strlen(buf));
+	}
+}
+
+/* The datagrams of send_numbered, received on fd in order. */
+static void recv_numbered(int fd, const char *prefix, int count)
+{
+	char buf[32], want[32];
+
+	for (int i = 0; i < count; i++) {
+		ssize_t r = ust_recv(fd, buf, sizeof(buf), 0);
+
+		snprintf(want, sizeof(want), "%s%d", prefix, i);
+		assert_int_equal(r, (ssize_t)strlen(want));
+		assert_memory_equal(buf, want, (size_t)r);
+	}
+}
+
 /* Many datagrams in a burst, more than one tx burst and rx burst hold. */
 static void test_many(void **state)
 {
 	int fa = udp_on(ra, 0), fb = udp_on(rb, 7300);
 	struct sockaddr_in to = sin_of(IP_B, 7300);
-	char buf[32];
-	int n = 0;
 
 	(void)state;
-	for (int i = 0; i < 100; i++) {
-		snprintf(buf, sizeof(buf), "dgram %d", i);
-		assert_int_equal(ust_sendto(fa, buf, strlen(buf), 0, SA(&to), sizeof(to)),
-		                 (ssize_t)strlen(buf));
-	}
+	send_numbered(fa, &to, "dgram ", 100);
 	/* Everything arrives in order (no impairment on this memlink). */
-	for (int i = 0; i < 100; i++) {
-		char want[32];
-		ssize_t r = ust_recv(fb, buf, sizeof(buf), 0);
-
-		snprintf(want, sizeof(want), "dgram %d", i);
-		assert_int_equal(r, (ssize_t)strlen(want));
-		assert_memory_equal(buf, want, (size_t)r);
-		n++;
-	}
-	assert_int_equal(n, 100);
+	recv_numbered(fb, "dgram ", 100);
 	assert_int_equal(ust_close(fa), 0);
 	assert_int_equal(ust_close(fb), 0);
 }
@@ -409,10 +354,10 @@ static void test_sender_waits_for_buffers(void **state)
 	int err = 0, f1, f2;
 
 	(void)state;
-	make_cfg(&c1, IP_A, 11);
-	make_cfg(&c2, IP_B, 12);
+	rt_test_cfg(&c1, IP_A, 11, 24, 512);
+	rt_test_cfg(&c2, IP_B, 12, 24, 512);
 	c1.stk.pkt_pool_size = 16;
-	assert_int_equal(link_memlink_pair(1500, 512, &l1, &l2), 0);
+	assert_int_equal(link_memlink_pair(RT_TEST_MTU, 512, &l1, &l2), 0);
 	r1 = rt_start(&c1, l1, &err);
 	r2 = rt_start(&c2, l2, &err);
 	assert_non_null(r1);
@@ -422,19 +367,8 @@ static void test_sender_waits_for_buffers(void **state)
 	/* Resolve ARP first: its queue holds only a few datagrams. */
 	assert_int_equal(ust_sendto(f1, "arp", 3, 0, SA(&to), sizeof(to)), 3);
 	assert_int_equal(ust_recv(f2, buf, sizeof(buf), 0), 3);
-	for (int i = 0; i < 300; i++) {
-		snprintf(buf, sizeof(buf), "n%d", i);
-		assert_int_equal(ust_sendto(f1, buf, strlen(buf), 0, SA(&to), sizeof(to)),
-		                 (ssize_t)strlen(buf));
-	}
-	for (int i = 0; i < 300; i++) {
-		char want[32];
-		ssize_t r = ust_recv(f2, buf, sizeof(buf), 0);
-
-		snprintf(want, sizeof(want), "n%d", i);
-		assert_int_equal(r, (ssize_t)strlen(want));
-		assert_memory_equal(buf, want, (size_t)r);
-	}
+	send_numbered(f1, &to, "n", 300);
+	recv_numbered(f2, "n", 300);
 	pthread_mutex_lock(&r1->lock);
 	print_message("sends that found the pool empty and waited: %llu\n",
 	              (unsigned long long)r1->stk->cnt[CNT_drop_nobuf]);
@@ -457,8 +391,8 @@ static void test_stop_wakes_receiver(void **state)
 	int err = 0;
 
 	(void)state;
-	make_cfg(&c, IP_A, 9);
-	assert_int_equal(link_memlink_pair(1500, 16, &l1, &l2), 0);
+	rt_test_cfg(&c, IP_A, 9, 24, 512);
+	assert_int_equal(link_memlink_pair(RT_TEST_MTU, 16, &l1, &l2), 0);
 	r = rt_start(&c, l1, &err);
 	assert_non_null(r);
 	b.fd = udp_on(r, 7400);
@@ -490,5 +424,5 @@ int main(void)
 		cmocka_unit_test(test_stop_wakes_receiver),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, rt_test_teardown);
 }

@@ -471,12 +471,18 @@ static void malformed_each_counted(void **state)
 	struct ust_stack *stk = stack();
 	struct tcb *l = listener(stk, 80, 8);
 	static struct bad_frame bf[32];
-	const uint8_t opt_len1[] = {2, 1, 0, 0};         /* MSS, length 1 */
-	const uint8_t opt_len0[] = {5, 0, 0, 0};         /* zero-length option */
-	const uint8_t opt_past[] = {1, 1, 8, 10};        /* TS running past the header */
-	const uint8_t opt_mss3[] = {2, 3, 5, 1};         /* MSS with length 3 */
-	const uint8_t opt_ws4[] = {3, 4, 7, 0};          /* window scale, length 4 */
-	const uint8_t opt_trunc[] = {1, 1, 1, 2};        /* kind without its length byte */
+	/* SYNs with one bad option each (4 bytes of options) */
+	static const struct {
+		const char *what;
+		uint8_t opt[4];
+	} bad_opt[] = {
+		{ "option length 1", {2, 1, 0, 0} },            /* MSS, length 1 */
+		{ "zero-length option", {5, 0, 0, 0} },
+		{ "option past the header", {1, 1, 8, 10} },    /* TS running past the header */
+		{ "MSS option length 3", {2, 3, 5, 1} },
+		{ "WS option length 4", {3, 4, 7, 0} },         /* window scale, length 4 */
+		{ "option kind without length", {1, 1, 1, 2} }, /* kind without its length byte */
+	};
 	int n = 0;
 	(void)state;
 #define BAD(w, c) (bf[n].what = (w), bf[n].cnt = CNT_##c, &bf[n])
@@ -501,18 +507,11 @@ static void malformed_each_counted(void **state)
 	  x->len = mk_tcp_raw(x->f, NULL, 0, 15, F_SYN, 8, 0); n++; }
 	{ struct bad_frame *x = BAD("TCP checksum", drop_tcp_checksum);
 	  x->len = mk_tcp_raw(x->f, NULL, 0, 0, F_SYN, 4, 1); n++; }
-	{ struct bad_frame *x = BAD("option length 1", drop_tcp_options);
-	  x->len = mk_tcp_raw(x->f, opt_len1, 4, 0, F_SYN, 0, 0); n++; }
-	{ struct bad_frame *x = BAD("zero-length option", drop_tcp_options);
-	  x->len = mk_tcp_raw(x->f, opt_len0, 4, 0, F_SYN, 0, 0); n++; }
-	{ struct bad_frame *x = BAD("option past the header", drop_tcp_options);
-	  x->len = mk_tcp_raw(x->f, opt_past, 4, 0, F_SYN, 0, 0); n++; }
-	{ struct bad_frame *x = BAD("MSS option length 3", drop_tcp_options);
-	  x->len = mk_tcp_raw(x->f, opt_mss3, 4, 0, F_SYN, 0, 0); n++; }
-	{ struct bad_frame *x = BAD("WS option length 4", drop_tcp_options);
-	  x->len = mk_tcp_raw(x->f, opt_ws4, 4, 0, F_SYN, 0, 0); n++; }
-	{ struct bad_frame *x = BAD("option kind without length", drop_tcp_options);
-	  x->len = mk_tcp_raw(x->f, opt_trunc, 4, 0, F_SYN, 0, 0); n++; }
+	for (size_t i = 0; i < sizeof(bad_opt) / sizeof(bad_opt[0]); i++) {
+		struct bad_frame *x = BAD(bad_opt[i].what, drop_tcp_options);
+		x->len = mk_tcp_raw(x->f, bad_opt[i].opt, sizeof(bad_opt[i].opt), 0, F_SYN, 0, 0);
+		n++;
+	}
 	{ struct bad_frame *x = BAD("SYN+FIN", drop_tcp_flags);
 	  x->len = mk_tcp_raw(x->f, NULL, 0, 0, F_SYN | F_FIN, 0, 0); n++; }
 	{ struct bad_frame *x = BAD("SYN+RST", drop_tcp_flags);
