@@ -28,6 +28,15 @@ struct link_ops {
 	 * readable fd (a delayed frame, a rate limiter); UINT64_MAX: none. */
 	uint64_t (*next_deadline)(struct link *l);
 	void (*close)(struct link *l);  /* closes wrapped links too; frees l */
+	/* Optional: fn(ctx) is called from the sending thread right after
+	 * the other end published frames for this end, so a runtime can take
+	 * them at once without a wake-up of its own thread (run to
+	 * completion). fn must not block. It returns true when the frames are
+	 * sure to be taken without the fd (the calling thread holds the
+	 * receiver and takes them before it lets go); else the fd is
+	 * signalled unless they were taken. NULL fn removes the hook; close
+	 * waits for a call in progress. */
+	void (*set_rx_hook)(struct link *l, bool (*fn)(void *ctx), void *ctx);
 };
 
 struct link {
@@ -55,6 +64,12 @@ static inline int link_fd(struct link *l) { return l->ops->fd ? l->ops->fd(l) : 
 static inline uint64_t link_next_deadline(struct link *l)
 {
 	return l->ops->next_deadline ? l->ops->next_deadline(l) : UINT64_MAX;
+}
+
+static inline void link_set_rx_hook(struct link *l, bool (*fn)(void *ctx), void *ctx)
+{
+	if (l->ops->set_rx_hook)
+		l->ops->set_rx_hook(l, fn, ctx);
 }
 
 static inline void link_close(struct link *l)

@@ -2,10 +2,13 @@
  * One bounded single-producer/single-consumer ring per direction holds
  * copies of frames, so a buffer never leaves the pool it came from. Each
  * direction has an eventfd the receiving end polls; it is written when the
- * ring may have gone from empty to non-empty and drained by rx_burst. */
+ * ring may have gone from empty to non-empty and drained by rx_burst. A
+ * receiving end may set an rx hook the sender calls after each burst, so
+ * both stacks run to completion on one thread (link.h). */
 #include "link/link.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,10 +32,17 @@ struct ml_ring {
 	uint8_t *slots;       /* depth slots of stride bytes: u32 length, frame */
 };
 
+typedef bool (*ml_hook_fn)(void *ctx);
+
 struct ml_end {
 	struct link l;
 	struct ml_shared *sh;
 	unsigned idx;         /* sends on ring[idx], receives on ring[!idx] */
+	/* The receiver's rx hook, called by the other end's sender; busy
+	 * counts calls in progress so close can wait them out. */
+	_Atomic ml_hook_fn hook;
+	void *hook_ctx;
+	_Atomic int hook_busy;
 };
 
 struct ml_shared {
@@ -64,6 +74,32 @@ static void efd_drain(int efd)
 	uint64_t v;
 	if (read(efd, &v, sizeof(v)) < 0)
 		return; /* EAGAIN: nothing was signalled */
+}
+
+/* Lets the receiving end take what was just published, on this thread;
+ * true when it answers for them without the fd. */
+static bool call_hook(struct ml_end *peer)
+{
+	ml_hook_fn fn;
+	bool done = false;
+
+	atomic_fetch_add(&peer->hook_busy, 1);
+	fn = atomic_load(&peer->hook);
+	if (fn)
+		done = fn(peer->hook_ctx);
+	atomic_fetch_sub(&peer->hook_busy, 1);
+	return done;
+}
+
+static void ml_set_rx_hook(struct link *l, ml_hook_fn fn, void *ctx)
+{
+	struct ml_end *e = (struct ml_end *)l;
+
+	atomic_store(&e->hook, NULL);
+	while (atomic_load(&e->hook_busy))
+		sched_yield();  /* a sender is inside the old hook */
+	e->hook_ctx = ctx;
+	atomic_store(&e->hook, fn);
 }
 
 static unsigned ml_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
@@ -102,11 +138,15 @@ static unsigned ml_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint6
 		return 0;
 	atomic_store_explicit(&r->tail, tail, memory_order_release);
 	l->tx_frames += tail - start;
+	if (call_hook(&sh->end[!e->idx]))
+		return (unsigned)(tail - start);
 	/* The consumer may be asleep only if it had taken everything before
-	 * this burst. Pairs with the fence in ml_rx_burst: either we see its
+	 * this burst, and need not be woken when it (or its hook) took this
+	 * burst too. Pairs with the fence in ml_rx_burst: either we see its
 	 * head or it sees our tail. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&r->head, memory_order_relaxed) >= start)
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	if (head >= start && head != tail)
 		efd_signal(r->efd);
 	return (unsigned)(tail - start);
 }
@@ -169,6 +209,7 @@ static void ml_close(struct link *l)
 {
 	struct ml_end *e = (struct ml_end *)l;
 	struct ml_shared *sh = e->sh;
+	ml_set_rx_hook(l, NULL, NULL);
 	atomic_store(&sh->closed[e->idx], true);
 	if (atomic_fetch_sub(&sh->refs, 1) == 1)
 		ml_free(sh);
@@ -179,6 +220,7 @@ static const struct link_ops ml_ops = {
 	.tx_burst = ml_tx_burst,
 	.fd = ml_fd,
 	.close = ml_close,
+	.set_rx_hook = ml_set_rx_hook,
 };
 
 int link_memlink_pair(uint16_t mtu, unsigned depth, struct link **a, struct link **b)
@@ -204,6 +246,8 @@ int link_memlink_pair(uint16_t mtu, unsigned depth, struct link **a, struct link
 		atomic_init(&r->head, 0);
 		atomic_init(&r->tail, 0);
 		atomic_init(&sh->closed[i], false);
+		atomic_init(&e->hook, NULL);
+		atomic_init(&e->hook_busy, 0);
 		r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		r->slots = calloc(depth, sh->stride);
 		if (r->efd < 0 || !r->slots) {

@@ -86,6 +86,9 @@ int rt_parse_tcp_opts(const char *s, struct tcp_config *cfg, const char **why);
  * a socket costs no condvar of its own (DESIGN.md, the budget). */
 #define RT_WQ_BUCKETS 256u
 #define RT_BURST 32u
+/* Passes a lock holder runs for frames that came in meanwhile before it
+ * leaves the rest to the stack thread: a bound on a socket call's detour. */
+#define RT_INLINE_PASSES 4
 
 struct rt_sock;
 
@@ -109,6 +112,10 @@ struct ust_runtime {
 	 * deadline): rt_kick wakes it only for an earlier timer. Under lock. */
 	uint64_t sleep_dl;
 	unsigned app_polling;          /* callers busy-polling the link (rt_wait) */
+	/* Set by the link's rx hook (memlink): frames came in while a thread
+	 * held the lock; a holder in a socket call runs them before it lets
+	 * go or sleeps (rt_unhold, rt_wait). Cleared by every pass. */
+	_Atomic bool rx_hint;
 	bool link_unwatched;           /* the stack thread sleeps without the link fd */
 	/* Bumped by every rt_wake of a bucket: busy-polling waiters watch it
 	 * without the lock (USTACK_BUSY_POLL). */
@@ -148,6 +155,15 @@ void rt_put(struct ust_runtime *rt);
 
 /* Wakes the stack thread so it sends what the caller queued. Under rt->lock. */
 void rt_kick(struct ust_runtime *rt);
+/* Runs the frames the link's rx hook saw come in while the lock was held
+ * (rt->rx_hint), before the caller lets the lock go. Under rt->lock. */
+void rt_settle(struct ust_runtime *rt);
+/* The calling thread holds rt->lock for a socket call from rt_hold to
+ * rt_unhold (which settles): frames the peer answers with meanwhile need
+ * no wake-up of the stack thread. Every rt_hold is paired before the
+ * unlock (rt_sock_lock, rt_sock_unlock). */
+void rt_hold(struct ust_runtime *rt);
+void rt_unhold(struct ust_runtime *rt);
 /* Wakes every waiter of bucket `id` (at the end of the stack thread's
  * pass when called from inside it). Under rt->lock. */
 void rt_wake(struct ust_runtime *rt, uint32_t id);

@@ -451,11 +451,13 @@ int rt_sock_lock(struct rt_sock *s)
 		pthread_mutex_unlock(&s->rt->lock);
 		return EBADF;
 	}
+	rt_hold(s->rt);
 	return 0;
 }
 
 void rt_sock_unlock(struct rt_sock *s)
 {
+	rt_unhold(s->rt);  /* runs a reply that came in during the call */
 	pthread_mutex_unlock(&s->rt->lock);
 }
 
@@ -571,6 +573,7 @@ static int udp_send_locked(struct rt_sock *s, uint32_t ip, uint16_t port, const 
 		gen = rt->tx_gen;
 		rt_kick(rt);
 		rt->txspace_waiters++;
+		rt_settle(rt);  /* frames answered for (rt_hold) first */
 		while (rt->tx_gen == gen && rt->stk && !s->closed)
 			pthread_cond_wait(&rt->txspace, &rt->lock);
 		rt->txspace_waiters--;
