@@ -202,7 +202,9 @@ bool rt_pid_in_our_netns(pid_t pid);
 /* ustack fds are RT_FD_BASE_DEFAULT + index, far above what the kernel
  * hands out, so a preload shim tells them apart with one compare. */
 #define RT_FD_BASE_DEFAULT 1000000
-#define RT_FD_MAX (1u << 24)           /* table capacity: 16M sockets */
+/* Table capacity: 32M sockets. Ten million connections between two stacks
+ * in one process (bench conns) take twenty million sockets. */
+#define RT_FD_MAX (1u << 25)
 
 /* Changes the first fd number; EBUSY once a socket exists, EINVAL when
  * base + capacity does not fit an int. */
