@@ -9,6 +9,10 @@
 # Every receiver is the same python loop, timed from its first byte to EOF.
 # Usage: bash bench/impair.sh BUILD_DIR   (root; makes and removes its own
 # namespaces). IMPAIR and IMPAIR_BENCH_BYTES override the defaults.
+# KERNEL_CC sets the kernel senders' TCP_CONGESTION (default: the system's,
+# printed; BBR on this machine, which does not back off on random loss,
+# while ustack's reno and cubic are loss-based: KERNEL_CC=cubic compares
+# like with like).
 set -euo pipefail
 
 BUILD=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
@@ -58,9 +62,13 @@ while True:
     n += len(b)
 print(n, time.monotonic() - (t0 or time.monotonic()))
 '
+KCC=${KERNEL_CC:-$(sysctl -n net.ipv4.tcp_congestion_control)}
 SEND='
 import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+s = socket.socket()
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
+s.settimeout(60)
+s.connect((sys.argv[1], int(sys.argv[2])))
 left = int(sys.argv[3])
 blk = bytes(range(256)) * 256
 while left > 0:
@@ -100,7 +108,7 @@ ip -n "$NS_B" link set "$TB" up
 ip netns exec "$NS_B" timeout 600 $PY -c "$RECV" 5001 >"$WORK/kk.out" 2>"$WORK/kk.log" &
 PIDS+=($!)
 wait_listen "$NS_B" 5001
-ip netns exec "$NS_A" timeout 600 $PY -c "$SEND" 10.96.0.2 5001 "$BYTES" 2>"$WORK/ksend.log"
+ip netns exec "$NS_A" timeout 600 $PY -c "$SEND" 10.96.0.2 5001 "$BYTES" "$KCC" 2>"$WORK/ksend.log"
 wait "${PIDS[-1]}"
 read -r kk_b kk_s <"$WORK/kk.out"
 
@@ -117,7 +125,7 @@ read -r uk_b uk_s <"$WORK/uk.out"
 ip netns exec "$NS_T" timeout 600 "$BULK" recv 5003 >/dev/null 2>"$WORK/urecv.log" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "listening on port 5003" "$WORK/urecv.log" && break; sleep 0.1; done
-ip netns exec "$NS_T" timeout 600 $PY -c "$SEND" 10.95.0.2 5003 "$BYTES" 2>"$WORK/ksend2.log"
+ip netns exec "$NS_T" timeout 600 $PY -c "$SEND" 10.95.0.2 5003 "$BYTES" "$KCC" 2>"$WORK/ksend2.log"
 wait "${PIDS[-1]}"
 ku=$(grep -o 'received [0-9]* bytes in [0-9.]* s' "$WORK/urecv.log" | awk '{print $2, $5}')
 read -r ku_b ku_s <<<"$ku"
@@ -125,7 +133,7 @@ read -r ku_b ku_s <<<"$ku"
 kk=$(mbit "$kk_b" "$kk_s")
 uk=$(mbit "$uk_b" "$uk_s")
 ku2=$(mbit "$ku_b" "$ku_s")
-echo "impairment: $IMPAIR (each direction), $BYTES bytes per transfer"
+echo "impairment: $IMPAIR (each direction), $BYTES bytes per transfer, kernel senders: $KCC, ustack: cubic"
 printf '%-34s %10s %8s\n' "path" "Mbit/s" "ratio"
 printf '%-34s %10s %8s\n' "kernel -> kernel (bridge)" "$kk" "1"
 printf '%-34s %10s %8s\n' "ustack -> kernel (TAP)" "$uk" "$(awk -v a="$uk" -v b="$kk" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"

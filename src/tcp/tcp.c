@@ -33,7 +33,7 @@ void tcp_config_default(struct tcp_config *cfg)
 	cfg->keepidle_s = 7200;
 	cfg->keepintvl_s = 75;
 	cfg->backlog_max = 4096;
-	cfg->ooo_max_segs = 64;
+	cfg->ooo_max_segs = 4096;
 	cfg->rcv_pool_reserve_pct = 12;
 	cfg->ephemeral_lo = 32768;
 	cfg->ephemeral_hi = 60999;
@@ -682,14 +682,15 @@ long tcp_send(struct ust_stack *stk, struct tcb *tcb, const void *buf, size_t le
 static void maybe_window_update(struct ust_stack *stk, struct tcb *tcb)
 {
 	uint32_t adv = tcb->rcv_adv - tcb->rcv_nxt;
-	uint32_t wnd = tcp_rcv_window(tcb);
+	uint32_t wnd = tcp_rcv_window(stk, tcb);
+	uint32_t half = tcp_rcv_space(stk, tcb) / 2;
 	uint32_t step = tcb->rcv_mss;
 
 	if (!tcp_synchronized(tcb->state) || (tcb->flags & TF_FIN_RCVD))
 		return;
-	if (tcb->rcvbuf / 2 < step)
-		step = tcb->rcvbuf / 2;
-	if (wnd > adv && wnd - adv >= step && (adv < step * 2 || wnd - adv >= tcb->rcvbuf / 2))
+	if (half < step)
+		step = half;
+	if (wnd > adv && wnd - adv >= step && (adv < step * 2 || wnd - adv >= half))
 		tcp_send_ack(stk, tcb);
 }
 
@@ -712,6 +713,7 @@ long tcp_recv(struct ust_stack *stk, struct tcb *tcb, void *buf, size_t len, int
 	tcp_ring_copy(&tcb->rb, 0, buf, n);
 	if (!(flags & MSG_PEEK)) {
 		tcp_ring_consume(&tcb->rb, n);
+		tcp_rcv_space_adjust(stk, tcb, n);
 		maybe_window_update(stk, tcb);
 	}
 	return (long)n;
@@ -899,6 +901,8 @@ int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val
 			tcb->sndbuf = (uint32_t)v;
 		else
 			tcb->rcvbuf = (uint32_t)v;
+		if (opt == TCP_OPT_RCVBUF)
+			tcb->flags |= TF_RCVBUF_SET;  /* auto-tuning stops there */
 		return 0;
 	}
 	case TCP_OPT_LINGER:

@@ -58,7 +58,8 @@ struct tcp_config {
 	uint32_t keepidle_s;      /* TCP_KEEPIDLE default: 7200 */
 	uint32_t keepintvl_s;     /* TCP_KEEPINTVL default: 75 */
 	uint32_t backlog_max;     /* somaxconn: 4096 */
-	uint32_t ooo_max_segs;    /* out-of-order segments held per connection */
+	uint32_t ooo_max_segs;    /* cap on out-of-order segments held per
+	                           * connection (a receive buffer of full ones) */
 	uint32_t rcv_pool_reserve_pct; /* below this % of free packet buffers,
 	                                * incoming payload that needs a buffer of
 	                                * its own is dropped (drop_tcp_rcv_mem)

@@ -48,9 +48,20 @@ static void reno_on_ack(struct tcb *tcb, uint32_t acked, uint64_t now)
 	}
 }
 
+/* FlightSize for a reduction (RFC 5681 eq. (4), RFC 9438 4.6), but never
+ * above cwnd: while a lost retransmission holds SND.UNA, SACKed data piles
+ * up above it, and a FlightSize that counts it would raise ssthresh at
+ * every congestion event instead of lowering it. */
+static uint32_t loss_flight(const struct tcb *tcb)
+{
+	uint32_t f = tcb->snd_max - tcb->snd_una;
+
+	return f < tcb->cwnd ? f : tcb->cwnd;
+}
+
 static uint32_t half_flight(const struct tcb *tcb)
 {
-	uint32_t f = (tcb->snd_max - tcb->snd_una) / 2;
+	uint32_t f = loss_flight(tcb) / 2;
 	uint32_t min = 2 * tcp_cc_smss(tcb);
 
 	return f > min ? f : min;  /* RFC 5681 eq. (4) */
@@ -117,12 +128,16 @@ static void cubic_loss(struct tcb *tcb)
 		tcb->ssthresh = half_flight(tcb);
 		return;
 	}
+	x->cwnd_prior = w;
+	x->hs_on = 0;  /* RFC 9406 4.2: a loss ends HyStart++ */
 	if (w < x->w_max)
 		x->w_max = w * (1.0 + CUBIC_BETA) / 2.0;  /* fast convergence */
 	else
 		x->w_max = w;
 	x->epoch_us = 0;
-	ss = (uint32_t)((double)tcb->cwnd * CUBIC_BETA);
+	/* 4.6: ssthresh = flight_size * beta_cubic, the FlightSize Reno
+	 * halves (RFC 5681 eq. (4)), so CUBIC never cuts deeper than Reno. */
+	ss = (uint32_t)((double)loss_flight(tcb) * CUBIC_BETA);
 	tcb->ssthresh = ss > 2 * mss ? ss : 2 * mss;
 }
 
@@ -145,7 +160,9 @@ static void cubic_avoid(struct tcb *tcb, struct tcp_lossx *x, uint32_t acked, ui
 	uint32_t mss = tcp_cc_smss(tcb);
 	double cwnd = (double)tcb->cwnd / mss, segs = (double)acked / mss;
 	double t, rtt, target, wc, d;
-	const double alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
+	/* 4.3: alpha_cubic until W_est reaches cwnd_prior, then 1,
+	 * Reno's own increase. */
+	double alpha = 3.0 * (1.0 - CUBIC_BETA) / (1.0 + CUBIC_BETA);
 
 	if (!x->epoch_us) {
 		x->epoch_us = now ? now : 1;
@@ -165,6 +182,8 @@ static void cubic_avoid(struct tcb *tcb, struct tcp_lossx *x, uint32_t acked, ui
 		target = cwnd;
 	if (target > 1.5 * cwnd)
 		target = 1.5 * cwnd;  /* 4.2: at most 50% per RTT */
+	if (x->w_est >= x->cwnd_prior)
+		alpha = 1.0;
 	x->w_est += alpha * segs / cwnd;  /* 4.3 */
 	if (wc < x->w_est) {
 		if (x->w_est > cwnd)
@@ -175,14 +194,61 @@ static void cubic_avoid(struct tcb *tcb, struct tcp_lossx *x, uint32_t acked, ui
 	tcb->cwnd = (uint32_t)(cwnd * mss);
 }
 
+/* HyStart++ (RFC 9406 4.2), delay increase only: a slow start that fills
+ * the bottleneck queue shows it in the RTT a round before the queue
+ * overflows, so slow start ends there (ssthresh = cwnd, as Linux's HyStart
+ * does) instead of losing a window's worth of segments at once. RFC 9406's
+ * conservative slow start is left out: in netsim its extra rounds of
+ * growth overshot the queue again. From 16 segments on, as Linux, so a
+ * short connection never allocates the side structure for it. */
+#define HS_LOW_WINDOW 16u
+#define HS_N_RTT_SAMPLE 8u
+#define HS_MIN_ETA_US 4000u
+#define HS_MAX_ETA_US 16000u
+
+static void hystart(struct tcb *tcb)
+{
+	struct tcp_lossx *x;
+	uint32_t r, eta;
+
+	if (tcb->cwnd < HS_LOW_WINDOW * tcp_cc_smss(tcb) || !(x = tcp_lossx_get(tcb)))
+		return;
+	if (!x->hs_on || seq_ge(tcb->snd_una, x->hs_end)) {
+		/* a new round: SND.UNA passed what was sent when the last began */
+		x->hs_last_min = x->hs_on ? x->hs_cur_min : UINT32_MAX;
+		x->hs_cur_min = UINT32_MAX;
+		x->hs_samples = 0;
+		x->hs_end = tcb->snd_max;
+		x->hs_on = 1;
+	}
+	r = x->rtt_last_us;
+	x->rtt_last_us = 0;
+	if (!r)
+		return;
+	if (r < x->hs_cur_min)
+		x->hs_cur_min = r;
+	if (x->hs_samples < UINT8_MAX)
+		x->hs_samples++;
+	if (x->hs_samples < HS_N_RTT_SAMPLE || x->hs_last_min == UINT32_MAX)
+		return;
+	eta = x->hs_last_min / 8;
+	eta = eta < HS_MIN_ETA_US ? HS_MIN_ETA_US : eta > HS_MAX_ETA_US ? HS_MAX_ETA_US : eta;
+	if (x->hs_cur_min >= x->hs_last_min + eta)
+		tcb->ssthresh = tcb->cwnd;  /* the queue is building: leave */
+}
+
 static void cubic_on_ack(struct tcb *tcb, uint32_t acked, uint64_t now)
 {
-	struct tcp_lossx *x = tcb->lx;
+	struct tcp_lossx *x;
 
 	if (tcb->cwnd < tcb->ssthresh) {
-		slow_start(tcb, acked);  /* 4.10: as Reno's (HyStart not used) */
-		return;
+		hystart(tcb);
+		if (tcb->cwnd < tcb->ssthresh) {
+			slow_start(tcb, acked);  /* 4.10: as Reno's, with HyStart++ */
+			return;
+		}
 	}
+	x = tcb->lx;
 	if (!x) {
 		reno_on_ack(tcb, acked, now);
 		return;

@@ -242,7 +242,7 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 
 static void child_inherit(struct tcb *c, const struct tcb *l)
 {
-	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER);
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER | TF_RCVBUF_SET);
 	c->sndbuf = l->sndbuf;
 	c->rcvbuf = l->rcvbuf;
 	c->user_mss = l->user_mss;
@@ -611,12 +611,15 @@ int tcp_sack_enter(struct ust_stack *stk, struct tcb *tcb)
 	 * one below it (a retransmission lost again) was paid for already
 	 * and is only repaired. */
 	if (seq_ge(tcb->snd_una, tcb->recover)) {
+		tcp_undo_save(tcb);
 		tcp_cc(tcb)->on_dupacks(tcb);
 		tcb->cwnd = tcb->ssthresh;
 	}
 	tcb->flags |= TF_FASTREC | TF_SACKREC;
 	tcb->recover = tcb->snd_max;
 	tcb->lx->high_rxt = tcb->snd_una;
+	tcb->lx->prr_delivered = tcb->lx->prr_out = 0;  /* RFC 6937 3.1 */
+	tcb->lx->recover_fs = tcb->snd_max - tcb->snd_una;
 	stk_count(stk, CNT_tcp_sack_recovery);
 	tcp_sack_send_lost(stk, tcb, 1);
 	return 1;
@@ -646,7 +649,7 @@ static void on_dupack(struct ust_stack *stk, struct tcb *tcb)
  * when the TCB is done (and perhaps freed). */
 static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
 {
-	uint32_t wnd;
+	uint32_t wnd, una0 = tcb->snd_una, sacked0 = tcp_sack_bytes(tcb);
 	int sack_news;
 
 	if (tcb->state == TCPS_SYN_RCVD && syn_rcvd_ack(stk, tcb, seg))
@@ -672,11 +675,22 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
 	                          wnd == tcb->snd_wnd))) {
 		on_dupack(stk, tcb);
 	}
-	if (sack_news && tcp_sack_lost_head(tcb))
+	if (sack_news && !(tcb->flags & TF_FASTREC) && tcp_sack_lost_head(tcb))
 		tcp_sack_enter(stk, tcb);  /* RFC 6675 5 (a): IsLost(HighACK + 1) */
-	else if (tcb->lx && tcb->lx->nsb &&
-	         (!(tcb->flags & TF_FASTREC) || seq_gt(tcb->lx->fack, tcb->lx->rack_hi)))
-		tcp_rack_arm(stk, tcb);  /* RFC 8985 6.2: a hole, by time */
+	/* RFC 8985 6.2: newly SACKed data starts a reordering window even in
+	 * recovery: that is how a lost retransmission is found without the
+	 * RTO (the head hole is "lost" already, so the rule above is mute). */
+	if (tcb->lx && tcb->lx->nsb &&
+	    (!(tcb->flags & TF_FASTREC) || seq_gt(tcb->lx->fack, tcb->lx->rack_hi)))
+		tcp_rack_arm(stk, tcb);
+	if (tcb->lx && tcb->lx->undo_on)
+		tcp_undo_check(tcb);
+	if (tcb->flags & TF_SACKREC) {
+		/* RFC 6937 DeliveredData: SND.UNA's advance plus the change
+		 * in SACKed bytes (negative when SND.UNA swallowed them). */
+		uint64_t d = (uint64_t)(tcb->snd_una - una0) + tcp_sack_bytes(tcb);
+		tcp_prr_ack(tcb, d > sacked0 ? (uint32_t)(d - sacked0) : 0);
+	}
 	/* Window update, when the segment is newer than the last one that
 	 * set it (SND.WL1/WL2). */
 	if (seq_lt(tcb->snd_wl1, seg->seq) ||
@@ -763,6 +777,24 @@ static int rcv_mem_low(const struct ust_stack *stk)
 	return (uint64_t)pool->nfree * 100 < (uint64_t)pool->size * stk->tcp->cfg.rcv_pool_reserve_pct;
 }
 
+/* Segments the out-of-order queue may hold (a pool buffer each): a receive
+ * window's worth of full segments (at least OOO_MIN_SEGS), so one hole
+ * does not make the rest of the window be dropped and sent again; never
+ * more than ooo_max_segs. Tiny segments reach the bound sooner and are
+ * dropped, counted (drop_tcp_ooo_mem). */
+#define OOO_MIN_SEGS 64u
+
+static uint32_t ooo_limit(const struct ust_stack *stk, const struct tcb *tcb)
+{
+	uint32_t n = tcp_rcv_space(stk, tcb) / (tcb->rcv_mss ? tcb->rcv_mss : TCP_DEFAULT_MSS) + 1;
+
+	if (n < OOO_MIN_SEGS)
+		n = OOO_MIN_SEGS;
+	if (n > stk->tcp->cfg.ooo_max_segs)
+		n = stk->tcp->cfg.ooo_max_segs;
+	return n < UINT16_MAX ? n : UINT16_MAX;  /* tcb->ooo_count */
+}
+
 /* Out-of-order segments wait, sorted by sequence number and bounded; the
  * FIN bit is kept with them (ts bit 0). */
 static int ooo_insert(struct ust_stack *stk, struct tcb *tcb, struct pkt *p, uint32_t seq,
@@ -770,7 +802,7 @@ static int ooo_insert(struct ust_stack *stk, struct tcb *tcb, struct pkt *p, uin
 {
 	struct pkt **pp = &tcb->ooo;
 
-	if (tcb->ooo_count >= stk->tcp->cfg.ooo_max_segs) {
+	if (tcb->ooo_count >= ooo_limit(stk, tcb)) {
 		stk_count(stk, CNT_drop_tcp_ooo_mem);
 		return -1;
 	}
@@ -1006,6 +1038,7 @@ static int sync_input(struct ust_stack *stk, struct tcb *tcb, struct tcp_seg *se
 	if ((tcb->flags & TF_TS) && seg->has_ts && seq_le(seg->seq, tcb->rcv_nxt) &&
 	    seq_ge(seg->tsval, tcb->ts_recent))
 		ts_recent_set(stk, tcb, seg->tsval);
+	tcp_rcv_rtt_sample(stk, tcb, seg);  /* receive window auto-tuning */
 	/* Second: RST. */
 	if (seg->flags & TH_RST) {
 		pkt_free(p);

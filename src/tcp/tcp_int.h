@@ -81,6 +81,7 @@ enum {
 	TF_FASTREC = 1u << 18,    /* in fast recovery (RFC 5681 3.2) */
 	TF_SHUT_WR = 1u << 19,    /* no more sends: EPIPE (Linux SEND_SHUTDOWN) */
 	TF_HAVE_RTT = 1u << 20,   /* srtt/rttvar hold a measurement */
+	TF_RCVBUF_SET = 1u << 21, /* SO_RCVBUF set: auto-tuning stops there */
 	/* loss recovery (issue 5) */
 	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
 	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
@@ -262,9 +263,14 @@ void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb);
 /* RFC 6675 NextSeg rule 1 while pipe < cwnd: resends lost holes; force:
  * one segment regardless of cwnd (the head when nothing is known lost). */
 void tcp_sack_send_lost(struct ust_stack *stk, struct tcb *tcb, int force);
-uint32_t tcp_rcv_window(const struct tcb *tcb);
+uint32_t tcp_rcv_window(const struct ust_stack *stk, const struct tcb *tcb);
 void tcp_sb_consume(struct tcb *tcb, uint32_t n);
 uint16_t tcp_mss_for_mtu(const struct ust_stack *stk);
+
+/* --- tcp_rcvbuf.c: receive window auto-tuning --- */
+uint32_t tcp_rcv_space(const struct ust_stack *stk, const struct tcb *tcb); /* window now */
+void tcp_rcv_rtt_sample(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg);
+void tcp_rcv_space_adjust(struct ust_stack *stk, struct tcb *tcb, uint32_t n); /* n bytes read */
 
 /* --- tcp_timer.c --- */
 void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now);
@@ -313,6 +319,7 @@ struct tcp_lossx {
 	uint32_t dsack_lo, dsack_hi;
 	/* CUBIC (RFC 9438 4), in segments and microseconds */
 	double w_max, k_s, w_est, cwnd_epoch;
+	double cwnd_prior;          /* cwnd at the last congestion event (4.6) */
 	uint64_t epoch_us;          /* 0: no epoch */
 	/* RACK (RFC 8985 6): holes below rack_hi are lost by time */
 	uint32_t rack_hi;
@@ -320,6 +327,24 @@ struct tcp_lossx {
 	uint32_t rxt_mark;          /* SND.MAX at the last retransmission */
 	uint8_t rack_on;
 	uint8_t by_time;            /* RTT known: RACK alone declares loss */
+	/* PRR (RFC 6937 3): bytes delivered and sent since recovery began,
+	 * and the flight then */
+	uint32_t prr_delivered, prr_out, recover_fs;
+	/* HyStart++ (RFC 9406 4) for CUBIC's slow start: the round ends when
+	 * SND.UNA passes hs_end; minimum RTT of this round and the last */
+	uint32_t rtt_last_us;       /* this ACK's RTT sample; 0: none */
+	uint32_t hs_end, hs_cur_min, hs_last_min;
+	uint8_t hs_samples, hs_on;
+	/* receive window auto-tuning (tcp_rcvbuf.c): the window now (0: not
+	 * tuned yet), bytes read since rcv_t0 (us), the receiver's RTT */
+	uint32_t rcv_space, rcv_copied, rcv_rtt_us;
+	uint64_t rcv_t0;
+	/* undo of a spurious reduction (RFC 2883 section 4.1, Linux's D-SACK
+	 * undo): cwnd and ssthresh before it, and the retransmissions since
+	 * that no D-SACK has yet shown to be needless */
+	uint32_t undo_cwnd, undo_ssthresh;
+	int32_t undo_retrans;
+	uint8_t undo_on;
 };
 struct tcp_lossx *tcp_lossx_get(struct tcb *tcb);  /* NULL when out of memory */
 void tcp_lossx_free(struct tcb *tcb);
@@ -328,6 +353,15 @@ void tcp_lossx_free(struct tcb *tcb);
 int tcp_sack_update(struct tcb *tcb, const struct tcp_seg *seg);
 void tcp_sack_trim(struct tcb *tcb);        /* after SND.UNA moved */
 int tcp_sack_lost_head(const struct tcb *tcb); /* RFC 6675 IsLost(SND.UNA) */
+uint32_t tcp_sack_bytes(const struct tcb *tcb);  /* SACKed bytes above SND.UNA */
+/* RFC 6937: an ACK in SACK recovery delivered `delivered` bytes; sets
+ * cwnd to pipe plus what PRR lets go out now. */
+void tcp_prr_ack(struct tcb *tcb, uint32_t delivered);
+/* Undo (RFC 2883 4.1): before a window reduction, remember what to go
+ * back to; after a loss episode, go back when every retransmission in
+ * it was reported a duplicate. */
+void tcp_undo_save(struct tcb *tcb);
+void tcp_undo_check(struct tcb *tcb);
 uint32_t tcp_sack_pipe(const struct tcb *tcb);  /* RFC 6675 pipe */
 /* SND.NXT - SND.UNA less what is SACKed below SND.NXT: the flight of
  * go-back-N after an RTO, which skips SACKed data. */

@@ -42,20 +42,23 @@ static uint8_t wscale_for(uint32_t buf)
 	return s;
 }
 
-uint32_t tcp_rcv_window(const struct tcb *tcb)
+uint32_t tcp_rcv_window(const struct ust_stack *stk, const struct tcb *tcb)
 {
-	return tcb->rcvbuf > tcb->rb.len ? tcb->rcvbuf - tcb->rb.len : 0;
+	uint32_t space = tcp_rcv_space(stk, tcb);  /* auto-tuned (tcp_rcvbuf.c) */
+
+	return space > tcb->rb.len ? space - tcb->rb.len : 0;
 }
 
 /* The window field of the next segment, and the right edge it announces.
  * Never shrinks the window (RFC 9293 3.8.6.2.1) and moves the edge only by
  * a full segment or half the buffer (receiver SWS avoidance, 3.8.6.2.2). */
-static uint16_t window_field(struct tcb *tcb, int syn)
+static uint16_t window_field(const struct ust_stack *stk, struct tcb *tcb, int syn)
 {
 	uint32_t shift = (!syn && (tcb->flags & TF_WSCALE)) ? tcb->rcv_wscale : 0;
-	uint32_t room = tcp_rcv_window(tcb), space = room;
+	uint32_t room = tcp_rcv_window(stk, tcb), space = room;
 	uint32_t cur = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
-	uint32_t step = tcb->rcv_mss < tcb->rcvbuf / 2 ? tcb->rcv_mss : tcb->rcvbuf / 2;
+	uint32_t half = tcp_rcv_space(stk, tcb) / 2;
+	uint32_t step = tcb->rcv_mss < half ? tcb->rcv_mss : half;
 	uint32_t field;
 
 	if (space <= cur || space - cur < step)
@@ -196,7 +199,7 @@ void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len
 	s.seq = seq;
 	s.ack = tcb->rcv_nxt;
 	s.flags = flags | TH_ACK;
-	s.wnd = window_field(tcb, 0);
+	s.wnd = window_field(stk, tcb, 0);
 	if (tcb->lx) {
 		/* Options and payload share the MSS (RFC 6691): a full data
 		 * segment has no room for blocks; ACKs always do. */
@@ -216,6 +219,10 @@ void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len
 		s.len = len;
 	}
 	ack_sent(tcb);
+	if (len && (tcb->flags & TF_SACKREC))
+		tcb->lx->prr_out += len;  /* RFC 6937: prr_out */
+	if (len && tcb->lx && tcb->lx->undo_on && seq_lt(seq, tcb->snd_max))
+		tcb->lx->undo_retrans++;  /* a retransmission: undo waits for its D-SACK */
 	if (len)
 		tcb->last_send_ms = now_ms(stk);
 	end = seq + len + ((flags & TH_FIN) ? 1 : 0);
@@ -256,7 +263,7 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
 		s.ack = tcb->rcv_nxt;
 		ack_sent(tcb);
 	}
-	s.wnd = window_field(tcb, 1);
+	s.wnd = window_field(stk, tcb, 1);
 	s.opt = opt;
 	s.optlen = syn_options(stk, tcb, opt, ws, ts,
 	                       synrcvd ? !!(tcb->flags & TF_SACK) : cfg->sack);

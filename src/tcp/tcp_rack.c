@@ -57,6 +57,10 @@ void tcp_rack_timeout(struct ust_stack *stk, struct tcb *tcb)
 		}
 		if (!(tcb->flags & TF_FASTREC))
 			tcp_sack_enter(stk, tcb);
+		/* Holes just marked lost left pipe, but nothing was
+		 * delivered: PRR (RFC 6937) allows no burst for that. */
+		if (tcb->flags & TF_SACKREC)
+			tcp_prr_ack(tcb, 0);
 	}
 	tcp_output(stk, tcb);  /* sends what is lost; re-arms the RTO */
 	if (x && x->nsb && seq_gt(x->fack, x->rack_hi) && tcb->tkind != TK_RACK) {

@@ -101,6 +101,14 @@ int tcp_sack_update(struct tcb *tcb, const struct tcp_seg *seg)
 		/* RFC 2883 4: a block below the cumulative ACK (or the first
 		 * one inside the second) is a D-SACK: a report of a duplicate,
 		 * not of a hole. Blocks outside what we sent are bogus. */
+		if (i == 0 && seq_lt(lo, hi) && x->undo_on &&
+		    (seq_le(hi, seg->ack) ||
+		     (seg->nsack > 1 && seq_ge(lo, seg->sack[1][0]) &&
+		      seq_le(hi, seg->sack[1][1])))) {
+			/* A D-SACK: that many retransmissions were not needed. */
+			uint32_t mss = tcp_cc_smss(tcb);
+			x->undo_retrans -= (int32_t)((hi - lo + mss - 1) / mss);
+		}
 		if (!seq_lt(lo, hi) || seq_le(hi, seg->ack) || seq_gt(hi, tcb->snd_max))
 			continue;
 		if (seq_lt(lo, seg->ack))
@@ -138,6 +146,79 @@ int tcp_sack_lost_head(const struct tcb *tcb)
 	const struct tcp_lossx *x = tcb->lx;
 
 	return x && x->nsb && hole_lost(x, 0, tcp_cc_smss(tcb));
+}
+
+uint32_t tcp_sack_bytes(const struct tcb *tcb)
+{
+	const struct tcp_lossx *x = tcb->lx;
+	uint32_t n = 0;
+
+	for (unsigned i = 0; x && i < x->nsb; i++)
+		n += x->sb[i][1] - x->sb[i][0];
+	return n;
+}
+
+/* Proportional Rate Reduction (RFC 6937 3.1): while pipe is above
+ * ssthresh, send in proportion to what the peer received (ssthresh /
+ * RecoverFS of it), so the window comes down to ssthresh over one round
+ * trip instead of stopping while pipe drains and then bursting; below
+ * ssthresh, slow start back up to it, by at most what was delivered
+ * plus one segment (PRR-SSRB). The ACK clock keeps running, and data
+ * sent after a retransmission lets RACK see when that one is lost. */
+void tcp_prr_ack(struct tcb *tcb, uint32_t delivered)
+{
+	struct tcp_lossx *x = tcb->lx;
+	uint32_t mss = tcp_cc_smss(tcb), pipe = tcp_sack_pipe(tcb);
+	uint64_t snd;
+
+	if (!x)
+		return;
+	x->prr_delivered += delivered;
+	if (pipe > tcb->ssthresh) {
+		uint64_t fs = x->recover_fs ? x->recover_fs : 1;
+		snd = ((uint64_t)x->prr_delivered * tcb->ssthresh + fs - 1) / fs;
+		snd = snd > x->prr_out ? snd - x->prr_out : 0;
+	} else {
+		uint64_t lim = x->prr_delivered > x->prr_out ? x->prr_delivered - x->prr_out : 0;
+		if (lim < delivered)
+			lim = delivered;
+		lim += mss;
+		snd = tcb->ssthresh - pipe;
+		if (snd > lim)
+			snd = lim;
+	}
+	snd += pipe;
+	tcb->cwnd = snd < UINT32_MAX ? (uint32_t)snd : UINT32_MAX;
+}
+
+void tcp_undo_save(struct tcb *tcb)
+{
+	struct tcp_lossx *x = tcb->lx;
+
+	if (!x)
+		return;
+	x->undo_cwnd = tcb->cwnd;
+	x->undo_ssthresh = tcb->ssthresh;
+	x->undo_retrans = 0;
+	x->undo_on = 1;
+}
+
+/* Once SND.UNA is past `recover` and no retransmission of the episode is
+ * unaccounted for, the reduction answered no loss: reordering or a delay
+ * took its place. Back to the window from before (as Linux's undo). */
+void tcp_undo_check(struct tcb *tcb)
+{
+	struct tcp_lossx *x = tcb->lx;
+
+	if (!x || !x->undo_on || (tcb->flags & TF_FASTREC) || tcb->rexmits ||
+	    seq_lt(tcb->snd_una, tcb->recover) || x->undo_retrans > 0)
+		return;
+	x->undo_on = 0;
+	if (tcb->cwnd < x->undo_cwnd)
+		tcb->cwnd = x->undo_cwnd;
+	if (tcb->ssthresh < x->undo_ssthresh)
+		tcb->ssthresh = x->undo_ssthresh;
+	x->epoch_us = 0;  /* CUBIC: a new epoch from the restored window */
 }
 
 /* The holes are [una, sb[0].lo), [sb[0].hi, sb[1].lo), ... and the tail

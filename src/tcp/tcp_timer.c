@@ -56,6 +56,8 @@ void tcp_rtt_sample(struct tcb *tcb, uint32_t r, const struct tcp_config *cfg)
 		tcb->rttvar_us = tcb->rttvar_us - tcb->rttvar_us / 4 + d / 4;
 		tcb->srtt_us = tcb->srtt_us - tcb->srtt_us / 8 + r / 8;
 	}
+	if (tcb->lx)
+		tcb->lx->rtt_last_us = r ? r : 1;  /* for HyStart++ (tcp_cc.c) */
 	var4 = 4 * tcb->rttvar_us;
 	rto = (uint64_t)tcb->srtt_us + (var4 > cfg->rto_min_us ? var4 : cfg->rto_min_us);
 	tcb->rto_us = rto > cfg->rto_max_us ? cfg->rto_max_us : (uint32_t)rto;
@@ -137,7 +139,18 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 	 * duplicate ACKs for what was outstanding start no fast retransmit
 	 * (RFC 6582 3.2 (2)). */
 	stk_count(stk, CNT_tcp_rto);
-	tcp_cc(tcb)->on_timeout(tcb);
+	/* ssthresh is set once per congestion event: not again when the same
+	 * segment times out twice (RFC 5681 3.1, eq. (4) note), nor when the
+	 * RTO ends a recovery that already reduced it (RFC 6582 `recover`),
+	 * or ssthresh and CUBIC's W_max would come from a collapsed cwnd. */
+	if (tcb->rexmits == 1 && seq_ge(tcb->snd_una, tcb->recover)) {
+		tcp_undo_save(tcb);
+		tcp_cc(tcb)->on_timeout(tcb);
+	} else {
+		tcb->cwnd = tcp_cc_smss(tcb);
+		if (tcb->lx)
+			tcb->lx->epoch_us = 0;  /* CUBIC: a new epoch after slow start */
+	}
 	/* RFC 6675 5.1: SACKed data is kept (go-back-N skips it); the
 	 * rest is resent from SND.UNA. */
 	if (tcb->lx)

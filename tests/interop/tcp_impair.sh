@@ -6,10 +6,11 @@
 # kernel client (python) to a ustack server, then a ustack client to a
 # kernel server. The issue asks for 100 MB each way; under this impairment
 # that takes longer than a CTest run should, so the default is
-# IMPAIR_BYTES=8000000 (about 90 s here: ustack sends at ~0.1 MB/s under
-# this impairment, the kernel at ~0.7 MB/s), and
+# IMPAIR_BYTES=8000000 (55-75 s here: ustack sends at ~0.11 MB/s under
+# this impairment, as the kernel's own CUBIC does; the kernel's default
+# BBR sends at ~3.5 MB/s, see docs/netsim.md), and
 # `IMPAIR_BYTES=100000000 bash tests/interop/tcp_impair.sh BUILD` runs the
-# full size (about 17 minutes; the time bound grows with the size).
+# full size (about 15 minutes; the time bound grows with the size).
 export USTACK_IMPAIR=${USTACK_IMPAIR:-loss=5%,delay=20ms,reorder=5%,seed=7}
 . "$(dirname "$0")/lib/common.sh"
 

@@ -3,7 +3,10 @@
  * goodput table (Markdown). Deterministic: the same seed gives the same
  * table, so docs/netsim.md shows in a diff when recovery gets worse.
  *
- *   netsim [-s MB] [-c cond] [-a reno|cubic]
+ *   netsim [-s MB] [-c cond] [-a reno|cubic] [-v 1]
+ *
+ * -v 1 prints the sender's recovery counters to stderr for each row (RTOs,
+ * fast and SACK recovery episodes, tail loss probes, receiver drops).
  *
  * Goodput is application bytes over virtual time from the accept to the
  * last byte read. The conditions are those of issue 5; every one also has
@@ -35,7 +38,7 @@ int main(int argc, char **argv)
 {
 	uint64_t mb = 50;
 	const char *only = NULL, *algs[2] = {"reno", "cubic"};
-	int nalg = 2, fails = 0;
+	int nalg = 2, fails = 0, verbose = 0;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "-s"))
@@ -45,6 +48,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-a")) {
 			algs[0] = argv[i + 1];
 			nalg = 1;
+		} else if (!strcmp(argv[i], "-v")) {
+			verbose = atoi(argv[i + 1]);
 		}
 	}
 	printf("| condition | impairment (each direction) | cc | MB | virtual s | goodput Mbit/s"
@@ -69,6 +74,12 @@ int main(int argc, char **argv)
 			       s > 0 ? (double)r.bytes * 8 / s / 1e6 : 0.0,
 			       (unsigned long long)r.retrans, (unsigned long long)r.csum_drops);
 			fflush(stdout);
+			if (verbose)
+				fprintf(stderr, "  %s %s: rto %llu fast_rec %llu sack_rec %llu"
+				        " ooo_drops %llu dsack_sent %llu\n", conds[c].name, algs[a],
+				        (unsigned long long)r.rto, (unsigned long long)r.fast_rec,
+				        (unsigned long long)r.sack_rec, (unsigned long long)r.ooo_drops,
+				        (unsigned long long)r.dsack_sent);
 		}
 	}
 	return fails ? 1 : 0;

@@ -15,6 +15,7 @@
 #include "core/timer.h"
 #include "link/link.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_int.h"
 
 #define NS_IP_A 0x0a580002u  /* 10.88.0.2 */
 #define NS_IP_B 0x0a580001u  /* 10.88.0.1 */
@@ -26,6 +27,7 @@ struct netsim_result {
 	uint64_t csum_drops;     /* IP and TCP checksum drops, both stacks */
 	uint64_t ooo_drops;      /* drop_tcp_ooo_mem, receiver */
 	uint64_t rto, fast_rec, sack_rec, sack_sent, dsack_sent;
+	uint32_t rwnd_first, rwnd_max;  /* receiver's window limit (auto-tuned) */
 	uint64_t hash_tx, hash_rx;
 	char impair[2][160];     /* impair_stats of each end */
 	char err[128];           /* empty on success */
@@ -98,10 +100,11 @@ static inline uint64_t ns_counter(const struct ust_stack *stk, enum stk_counter 
 }
 
 /* Moves `total` bytes A -> B under `impair` (applied A->B on A's side and
- * B->A on B's side), with congestion control `cc` (NULL: default) and
- * socket buffers of `buf` bytes (0: defaults). 0, or -1 with r->err set. */
-static inline int netsim_run(const char *impair, const char *cc, uint64_t total, uint32_t buf,
-                             struct netsim_result *r)
+ * B->A on B's side), with congestion control `cc` (NULL: default), the
+ * sender's SO_SNDBUF and the receiver's SO_RCVBUF (0: defaults, so the
+ * receive window is auto-tuned up to buf_max). 0, or -1 with r->err set. */
+static inline int netsim_run_bufs(const char *impair, const char *cc, uint64_t total,
+                                  uint32_t sndbuf, uint32_t rcvbuf, struct netsim_result *r)
 {
 	static uint8_t blk[65536];
 	struct ust_stack *a = ns_stack(0), *b = ns_stack(1);
@@ -137,10 +140,10 @@ static inline int netsim_run(const char *impair, const char *cc, uint64_t total,
 		snprintf(r->err, sizeof(r->err), "tcb");
 		goto out;
 	}
-	if (buf) {
-		tcp_setopt(b, l, TCP_OPT_RCVBUF, (int)buf);
-		tcp_setopt(a, c, TCP_OPT_SNDBUF, (int)buf);
-	}
+	if (rcvbuf)
+		tcp_setopt(b, l, TCP_OPT_RCVBUF, (int)rcvbuf);
+	if (sndbuf)
+		tcp_setopt(a, c, TCP_OPT_SNDBUF, (int)sndbuf);
 	if (cc && (tcp_set_congestion(c, cc) || tcp_set_congestion(l, cc))) {
 		snprintf(r->err, sizeof(r->err), "no congestion control %s", cc);
 		goto out;
@@ -175,7 +178,13 @@ static inline int netsim_run(const char *impair, const char *cc, uint64_t total,
 			}
 		}
 		if (s) {
+			uint32_t w = tcp_rcv_space(b, s);
 			long n;
+
+			if (!r->rwnd_first)
+				r->rwnd_first = w;
+			if (w > r->rwnd_max)
+				r->rwnd_max = w;
 			while ((n = tcp_recv(b, s, blk, sizeof(blk), 0)) > 0) {
 				for (long i = 0; i < n; i++) {
 					if (blk[i] != ns_pattern(r->bytes + (uint64_t)i)) {
@@ -254,6 +263,13 @@ out:
 	if (b)
 		stk_destroy(b);
 	return rc;
+}
+
+/* Both socket buffers of `buf` bytes (0: defaults). */
+static inline int netsim_run(const char *impair, const char *cc, uint64_t total, uint32_t buf,
+                             struct netsim_result *r)
+{
+	return netsim_run_bufs(impair, cc, total, buf, buf, r);
 }
 
 #endif

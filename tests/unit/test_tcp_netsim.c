@@ -114,6 +114,38 @@ static void delay_200(void **state)
 	run("delay=200ms,rate=100mbit,seed=9", 40, NULL);
 }
 
+/* Receive window auto-tuning (tcp_rcvbuf.c) on a long path: 100 Mbit/s
+ * and 200 ms RTT make a 2.5 MB bandwidth-delay product. Without SO_RCVBUF
+ * the window starts at the default buffer and grows with what the
+ * application reads per RTT, up to buf_max; with SO_RCVBUF it grows too,
+ * but never past it. */
+static void rcv_autotune(void **state)
+{
+	const char *path = "delay=100ms,rate=100mbit,seed=11";
+	struct tcp_config def;
+	struct netsim_result r, rs;
+	(void)state;
+	tcp_config_default(&def);
+	assert_int_equal(netsim_run_bufs(path, "cubic", 16u << 20, 4u << 20, 0, &r), 0);
+	printf("auto: window %u -> %u bytes, %.2f virtual s\n", r.rwnd_first, r.rwnd_max,
+	       (double)r.vtime_us / 1e6);
+	assert_true(r.hash_tx == r.hash_rx);
+	assert_int_equal(r.rwnd_first, def.rcvbuf);   /* starts small */
+	assert_true(r.rwnd_max >= 8 * def.rcvbuf);    /* grew with the BDP */
+	assert_true(r.rwnd_max <= def.buf_max);       /* bounded */
+	/* SO_RCVBUF of 256 KB (Linux doubles it: 512 KB): the bound. */
+	assert_int_equal(netsim_run_bufs(path, "cubic", 4u << 20, 4u << 20, 256u << 10, &rs), 0);
+	printf("SO_RCVBUF 256K: window %u -> %u bytes, %.2f virtual s\n", rs.rwnd_first,
+	       rs.rwnd_max, (double)rs.vtime_us / 1e6);
+	assert_true(rs.hash_tx == rs.hash_rx);
+	assert_int_equal(rs.rwnd_first, def.rcvbuf);
+	assert_true(rs.rwnd_max > rs.rwnd_first);
+	assert_true(rs.rwnd_max <= 512u << 10);
+	/* A tuned window moves the bytes at a rate a fixed default one
+	 * cannot: 128 KB per 200 ms is 5 Mbit/s. */
+	assert_true((double)r.bytes * 8 / ((double)r.vtime_us / 1e6) > 10e6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,7 +153,7 @@ int main(void)
 		cmocka_unit_test(loss_5),    cmocka_unit_test(loss_10),
 		cmocka_unit_test(reorder_5), cmocka_unit_test(dup_1),
 		cmocka_unit_test(corrupt_01), cmocka_unit_test(delay_20),
-		cmocka_unit_test(delay_200),
+		cmocka_unit_test(delay_200), cmocka_unit_test(rcv_autotune),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -304,6 +304,44 @@ static void tail_loss_probe(void **state)
 	stk_destroy(stk);
 }
 
+/* A second timeout of the same segment keeps the ssthresh and CUBIC's
+ * W_max of the first (RFC 5681 3.1, RFC 9438 4.6): computed again from
+ * the one-segment loss window, they would collapse to their minimum. */
+static void rto_twice_keeps_ssthresh(void **state)
+{
+	struct ust_stack *stk = stack();
+	struct tcb *l, *c;
+	static uint8_t data[8 * 1448];
+	uint32_t iss, smss, ss;
+	double w_max;
+	(void)state;
+	c = open_sack(stk, &l, &iss, 1);
+	drain(stk);
+	smss = tcp_cc_smss(c);
+	assert_string_equal(tcp_get_congestion(c), "cubic");
+	assert_int_equal(tcp_send(stk, c, data, sizeof(data), 0), (long)sizeof(data));
+	assert_int_equal(drain(stk), 8);
+	while (CNT(stk, tcp_rto) == 0) {  /* the probe, then the RTO */
+		stk_run_timers(stk, c->t_main);
+		drain(stk);
+	}
+	ss = c->ssthresh;
+	assert_non_null(c->lx);
+	w_max = c->lx->w_max;
+	assert_int_equal(c->cwnd, smss);
+	assert_true(ss >= 5 * smss);  /* 0.7 of the 8 segments in flight */
+	assert_true(w_max >= 8.0);
+	stk_run_timers(stk, c->t_main);
+	drain(stk);
+	assert_int_equal(CNT(stk, tcp_rto), 2);
+	assert_int_equal(c->cwnd, smss);
+	assert_int_equal(c->ssthresh, ss);
+	assert_true(c->lx->w_max == w_max);
+	tcp_close(stk, c);
+	tcp_close(stk, l);
+	stk_destroy(stk);
+}
+
 /* The side structure is only there once loss or reordering was seen. */
 static void lossx_lazy(void **state)
 {
@@ -333,6 +371,7 @@ int main(void)
 		cmocka_unit_test(congestion_names),
 		cmocka_unit_test(tail_loss_probe),
 		cmocka_unit_test(lossx_lazy),
+		cmocka_unit_test(rto_twice_keeps_ssthresh),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
