@@ -256,18 +256,13 @@ static void cubic_on_ack(struct tcb *tcb, uint32_t acked, uint64_t now)
 	cubic_avoid(tcb, x, acked, now);
 }
 
-static void cubic_on_recovery_end(struct tcb *tcb)
-{
-	tcb->cwnd = tcb->ssthresh;
-}
-
 const struct tcp_cc_ops tcp_cc_cubic = {
 	.name = "cubic",
 	.init = reno_init,
 	.on_ack = cubic_on_ack,
 	.on_dupacks = cubic_on_dupacks,
 	.on_timeout = cubic_on_timeout,
-	.on_recovery_end = cubic_on_recovery_end,
+	.on_recovery_end = reno_on_recovery_end,  /* deflate to ssthresh, as Reno */
 };
 
 const struct tcp_cc_ops *const tcp_cc_table[TCP_CC_COUNT] = {&tcp_cc_cubic, &tcp_cc_reno};

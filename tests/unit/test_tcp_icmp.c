@@ -47,6 +47,38 @@ static struct tcb *connecting(struct ust_stack **stkp, struct tseg *out)
 	return c;
 }
 
+/* Completes the connect with a SYN-ACK at time t (retries cut to 2 so a
+ * dead path times out soon), then sends len bytes; *out is that segment. */
+static void established_with_data(struct ust_stack *stk, struct tcb *c, const struct tseg *syn,
+                                  const char *data, uint32_t len, struct tseg *out, uint64_t t)
+{
+	struct tseg in;
+
+	tcp_conf(stk)->retries = 2;
+	tseg_init(&in, 7000, syn->seq + 1, F_SYN | F_ACK);
+	in.sport = 80;
+	in.dport = syn->sport;
+	in.mss = 1460;
+	send_seg(stk, &in, t);
+	assert_int_equal(tcp_state(c), TCPS_ESTABLISHED);
+	drain(stk);
+	assert_int_equal(tcp_send(stk, c, data, len, 0), (long)len);
+	assert_int_equal(take_seg(stk, out), 0);
+	assert_int_equal(out->len, len);
+}
+
+/* Runs the timers until the connection gives up; its error. */
+static int run_until_closed(struct ust_stack *stk, struct tcb *c, uint64_t t)
+{
+	while (tcp_state(c) != TCPS_CLOSED && t < 600 * SEC) {
+		t += 100000;
+		stk_run_timers(stk, t);
+		drain(stk);
+	}
+	assert_int_equal(tcp_state(c), TCPS_CLOSED);
+	return tcp_take_error(c);
+}
+
 static void syn_sent_host_unreach(void **state)
 {
 	struct ust_stack *stk;
@@ -107,32 +139,15 @@ static void stale_or_unknown_ignored(void **state)
 static void established_soft_error(void **state)
 {
 	struct ust_stack *stk;
-	struct tseg syn, in, out;
+	struct tseg syn, out;
 	struct tcb *c = connecting(&stk, &syn);
-	uint64_t t = 1000;
 
 	(void)state;
-	tcp_conf(stk)->retries = 2;
-	tseg_init(&in, 7000, syn.seq + 1, F_SYN | F_ACK);
-	in.sport = 80;
-	in.dport = syn.sport;
-	in.mss = 1460;
-	send_seg(stk, &in, t);
-	assert_int_equal(tcp_state(c), TCPS_ESTABLISHED);
-	drain(stk);
-	assert_int_equal(tcp_send(stk, c, "hello", 5, 0), 5);
-	assert_int_equal(take_seg(stk, &out), 0);
-	assert_int_equal(out.len, 5);
-	send_icmp(stk, ROUTER_IP, ICMP_DEST_UNREACH, 1, syn.sport, PEER_IP, 80, out.seq, t);
+	established_with_data(stk, c, &syn, "hello", 5, &out, 1000);
+	send_icmp(stk, ROUTER_IP, ICMP_DEST_UNREACH, 1, syn.sport, PEER_IP, 80, out.seq, 1000);
 	assert_int_equal(tcp_state(c), TCPS_ESTABLISHED);
 	assert_int_equal(tcp_take_error(c), 0);  /* soft: not reported yet */
-	while (tcp_state(c) != TCPS_CLOSED && t < 600 * SEC) {
-		t += 100000;
-		stk_run_timers(stk, t);
-		drain(stk);
-	}
-	assert_int_equal(tcp_state(c), TCPS_CLOSED);
-	assert_int_equal(tcp_take_error(c), EHOSTUNREACH);
+	assert_int_equal(run_until_closed(stk, c, 1000), EHOSTUNREACH);
 	tcp_close(stk, c);
 	stk_destroy(stk);
 }
@@ -145,32 +160,18 @@ static void soft_error_cleared_by_ack(void **state)
 	struct ust_stack *stk;
 	struct tseg syn, in, out;
 	struct tcb *c = connecting(&stk, &syn);
-	uint64_t t = 1000;
 
 	(void)state;
-	tcp_conf(stk)->retries = 2;
-	tseg_init(&in, 7000, syn.seq + 1, F_SYN | F_ACK);
-	in.sport = 80;
-	in.dport = syn.sport;
-	in.mss = 1460;
-	send_seg(stk, &in, t);
-	drain(stk);
-	assert_int_equal(tcp_send(stk, c, "ab", 2, 0), 2);
-	assert_int_equal(take_seg(stk, &out), 0);
-	send_icmp(stk, ROUTER_IP, ICMP_DEST_UNREACH, 1, syn.sport, PEER_IP, 80, out.seq, t);
+	established_with_data(stk, c, &syn, "ab", 2, &out, 1000);
+	send_icmp(stk, ROUTER_IP, ICMP_DEST_UNREACH, 1, syn.sport, PEER_IP, 80, out.seq, 1000);
 	tseg_init(&in, 7001, out.seq + 2, F_ACK);
 	in.sport = 80;
 	in.dport = syn.sport;
-	send_seg(stk, &in, t + 1000);
+	send_seg(stk, &in, 2000);
 	drain(stk);
 	assert_int_equal(tcp_send(stk, c, "cd", 2, 0), 2);
 	drain(stk);
-	while (tcp_state(c) != TCPS_CLOSED && t < 600 * SEC) {
-		t += 100000;
-		stk_run_timers(stk, t);
-		drain(stk);
-	}
-	assert_int_equal(tcp_take_error(c), ETIMEDOUT);
+	assert_int_equal(run_until_closed(stk, c, 2000), ETIMEDOUT);
 	tcp_close(stk, c);
 	stk_destroy(stk);
 }
