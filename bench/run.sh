@@ -116,14 +116,21 @@ for cmd in "${WHICH[@]}"; do
 done
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)
+# Results files of earlier runs are not changes to the code measured.
+DIRTY=$(git -C "$ROOT" status --porcelain -- . ':!bench/results' 2>/dev/null | head -1)
+# The runtime switches change what the figures mean: they name the file.
+SETTINGS="USTACK_BUSY_POLL=${USTACK_BUSY_POLL:-0} USTACK_CPU=${USTACK_CPU:-} USTACK_OFFLOAD=${USTACK_OFFLOAD:-1}"
+TAG=""
+[ "${USTACK_BUSY_POLL:-0}" != 0 ] && TAG="$TAG-busypoll"
+[ "${USTACK_OFFLOAD:-1}" = 0 ] && TAG="$TAG-nooffload"
 DAY=$(date -u +%F)
 mkdir -p "$HERE/results"
-RES="$HERE/results/$DAY-$COMMIT${QUICK:+-quick}.txt"
+RES="$HERE/results/$DAY-$COMMIT${QUICK:+-quick}$TAG.txt"
 {
 	echo "# ustack-bench $([ -n "$QUICK" ] && echo quick || echo full) run"
 	echo "# date: $(date -u +%FT%TZ)"
 	echo "# commit: $COMMIT${DIRTY:+ (working tree has uncommitted changes)}"
+	echo "# settings: $SETTINGS"
 	echo "# machine: nproc=$(nproc) mem=$(awk '/MemTotal/ {printf "%.1fGiB", $2/1048576}' /proc/meminfo) kernel=$(uname -r) cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 	# Other work on the machine moves both columns; the ratio of one run is what counts.
 	echo "# load average: $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
