@@ -126,8 +126,10 @@ awk '
 
 step "the seed's note: a FIN usually rides on the last data segment"
 # tests/progs/tcp_cmd runs ustack's side command by command: it answers the
-# kernel's line with two sends and closes at once; Nagle still holds the
-# second send when close() queues the FIN, so both leave in one segment.
+# kernel's line with two sends and a close, back to back. The second send
+# says MSG_MORE, so it waits for the close, and the FIN rides on it (plain
+# sends rely on Nagle holding the second one: true only while the kernel's
+# ACK of the first is slower than the program's close).
 mkfifo "$WORK/cmd.in"
 exec 5<>"$WORK/cmd.in"
 ip netns exec "$NS" env USTACK_PCAP="$WORK/fin.pcap" timeout 60 "$BUILD/tests/tcp_cmd" \
@@ -135,7 +137,7 @@ ip netns exec "$NS" env USTACK_PCAP="$WORK/fin.pcap" timeout 60 "$BUILD/tests/tc
 SEED=$!
 echo "listen 9000" >&5
 until_ok 100 grep -q "^ok" "$WORK/cmd.out"
-printf 'accept\nrecv\nsend hello, \nsend world\nclose\n' >&5
+printf 'accept\nrecv\nsendclose hello, |world\n' >&5
 in_ns timeout 20 /usr/bin/python3 -c '
 import socket
 s = socket.create_connection(("10.77.0.2", 9000), timeout=10)

@@ -656,7 +656,6 @@ long tcp_send(struct ust_stack *stk, struct tcb *tcb, const void *buf, size_t le
 	const uint8_t *src = buf;
 	uint32_t n, room;
 
-	(void)flags;
 	if (tcb->error)
 		return -pending_error(tcb);
 	if (tcb->state == TCPS_SYN_SENT || tcb->state == TCPS_SYN_RCVD)
@@ -665,6 +664,16 @@ long tcp_send(struct ust_stack *stk, struct tcb *tcb, const void *buf, size_t le
 	if ((tcb->flags & TF_SHUT_WR) ||
 	    (tcb->state != TCPS_ESTABLISHED && tcb->state != TCPS_CLOSE_WAIT))
 		return -EPIPE;
+	/* MSG_MORE (Linux): the caller has more to send, so a partial segment
+	 * waits for it; the next send without the flag, a shutdown or a close
+	 * sends what waits (the FIN then rides on it). */
+	if (flags & MSG_MORE) {
+		tcb->flags |= TF_MORE;
+	} else if (tcb->flags & TF_MORE) {
+		tcb->flags &= ~TF_MORE;
+		if (len == 0)
+			tcp_output(stk, tcb);
+	}
 	room = tcp_sndbuf_free(tcb);
 	if (room == 0)
 		return -EAGAIN;

@@ -132,7 +132,8 @@ struct tcb *tcp_accept(struct ust_stack *stk, struct tcb *listener);
  * (buffer full, or still connecting), -EPIPE (shut down for writing, closed,
  * or never connected: Linux's tcp_sendmsg answers EPIPE there, not
  * ENOTCONN), -ECONNRESET or another pending error (consumed, as Linux).
- * The runtime raises SIGPIPE for -EPIPE unless MSG_NOSIGNAL. */
+ * The runtime raises SIGPIPE for -EPIPE unless MSG_NOSIGNAL. MSG_MORE holds
+ * a partial segment until a send without it, shutdown or close, as Linux. */
 long tcp_send(struct ust_stack *stk, struct tcb *tcb, const void *buf, size_t len, int flags);
 /* Copies up to len bytes out (MSG_PEEK leaves them). 0 at EOF (FIN read, or
  * shut down for reading), -EAGAIN when nothing yet, -ENOTCONN, -ECONNRESET. */

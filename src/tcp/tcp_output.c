@@ -449,6 +449,9 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 			/* Nagle: one small segment in flight at most. */
 			if (len == avail && flight && !(tcb->flags & TF_NODELAY))
 				break;
+			/* MSG_MORE: the rest of this segment is on its way. */
+			if (len == avail && (tcb->flags & TF_MORE))
+				break;
 		}
 		if (len == avail && len)
 			flags |= TH_PSH;

@@ -8,6 +8,8 @@
  *   recv               data TEXT | eof | err ERRNO
  *   shutdown           ok | err ERRNO      (SHUT_WR)
  *   close              ok | err ERRNO      (the connection)
+ *   sendclose A|B|...  ok | err ERRNO      (one send per part, the later
+ *                                           ones with MSG_MORE, then close)
  *   close-listener     ok | err ERRNO
  *   quit               (exits; EOF on stdin too)
  * The stack starts at once from the USTACK_* environment ("ready"). */
@@ -89,6 +91,23 @@ static void cmd_recv(void)
 	}
 }
 
+/* The first part leaves at once; the later ones are sent with MSG_MORE,
+ * so the last of them waits for the close and the FIN rides on it
+ * whatever the timing of the peer's ACK (without it, the ACK of the first
+ * part racing the close decides). */
+static int cmd_sendclose(char *parts)
+{
+	int more = 0;
+
+	for (char *p = strtok(parts, "|"); p; p = strtok(NULL, "|"), more = MSG_MORE)
+		if (ust_send(cfd, p, strlen(p), MSG_NOSIGNAL | more) < 0)
+			return -1;
+	if (ust_close(cfd) < 0)
+		return -1;
+	cfd = -1;
+	return 0;
+}
+
 int main(void)
 {
 	char line[1100], a[64];
@@ -115,6 +134,8 @@ int main(void)
 				reply_rc(-1);
 			else
 				printf("ok %zd\n", n);
+		} else if (!strncmp(line, "sendclose ", 10)) {
+			reply_rc(cmd_sendclose(line + 10));
 		} else if (!strcmp(line, "recv")) {
 			cmd_recv();
 		} else if (!strcmp(line, "shutdown")) {

@@ -62,6 +62,38 @@ static void tcb_size(void **state)
 	assert_true(tcp_tcb_size() <= 336);
 }
 
+/* MSG_MORE (Linux): a partial segment waits for the rest of the message;
+ * a send without the flag sends it all in one segment, and a close sends
+ * what waits with the FIN on it. */
+static void msg_more(void **state)
+{
+	struct ust_stack *stk = stack();
+	struct tcb *l = listener(stk, 80, 8), *c;
+	struct tseg in, out;
+	uint32_t iss;
+
+	(void)state;
+	c = passive_open(stk, l, &iss, 1000);
+	assert_int_equal(tcp_send(stk, c, "ab", 2, MSG_MORE), 2);
+	expect_none(stk);
+	assert_int_equal(tcp_send(stk, c, "cd", 2, 0), 2);
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK | F_PSH, iss + 1, PEER_ISS + 1);
+	assert_int_equal(out.len, 4);
+	assert_memory_equal(out.data, "abcd", 4);
+	tseg_init(&in, PEER_ISS + 1, iss + 5, F_ACK);
+	send_seg(stk, &in, 2000);
+	expect_none(stk);
+	assert_int_equal(tcp_send(stk, c, "ef", 2, MSG_MORE), 2);
+	expect_none(stk);
+	tcp_close(stk, c);
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK | F_PSH | F_FIN, iss + 5, PEER_ISS + 1);
+	assert_int_equal(out.len, 2);
+	tcp_close(stk, l);
+	stk_destroy(stk);
+}
+
 static void listen_syn_synack(void **state)
 {
 	struct ust_stack *stk = stack();
@@ -1236,6 +1268,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(tcb_size),
+		cmocka_unit_test(msg_more),
 		cmocka_unit_test(listen_syn_synack),
 		cmocka_unit_test(listen_rst_and_ack),
 		cmocka_unit_test(closed_port_rst),
