@@ -43,6 +43,13 @@ static const char usage_text[] =
 	"  USTACK_EXIT_LINGER  how long a program's exit waits for its connections\n"
 	"                  to deliver their data and FIN: \"10\", \"10s\", \"500ms\"\n"
 	"                  (default 10s; SO_LINGER overrides it for its socket)\n"
+	"  USTACK_TCP      TCP tunables as key=value,... with Linux's sysctl names,\n"
+	"                  e.g. \"syncookies=0,time_wait=30s\" (README lists the keys)\n"
+	"  USTACK_OFFLOAD  1 (default): TAP checksum and TSO offload; 0: plain frames\n"
+	"  USTACK_BUSY_POLL  0 (default), 1 (200 us) or a budget in us: poll the link\n"
+	"                  before sleeping (lower latency for CPU time)\n"
+	"  USTACK_CPU      pin the stack thread to this CPU\n"
+	"  USTACK_EXTRA_IPS  more local addresses: A, A/len or A-B, comma-separated\n"
 	"\n"
 	"one stack per TAP: a second `up` or program on a TAP that a stack drives\n"
 	"fails (EADDRINUSE) and names it; give each its own USTACK_TAP and USTACK_IP.\n";
