@@ -814,6 +814,22 @@ static ssize_t dgram_sendmsg(int fd, const struct msghdr *m, int flags, size_t t
 	return rc;
 }
 
+/* What sendmsg and recvmsg check before anything moves: the header, the
+ * iovec (count, pointers, total length) and MSG_OOB (no urgent data). */
+static int msg_check(const struct msghdr *msg, int flags, size_t *total)
+{
+	int err;
+
+	if (!msg)
+		return EFAULT;
+	if (msg->msg_iovlen > RT_IOV_MAX)
+		return EMSGSIZE;
+	err = iov_check(msg->msg_iov, (int)msg->msg_iovlen, total);
+	if (err)
+		return err;
+	return (flags & MSG_OOB) ? EOPNOTSUPP : 0;
+}
+
 ssize_t ust_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct rt_sock *s = rt_sock_get(fd);
@@ -823,15 +839,9 @@ ssize_t ust_sendmsg(int fd, const struct msghdr *msg, int flags)
 
 	if (!s)
 		return -1;
-	if (!msg)
-		return rt_done(s, EFAULT, 0);
-	if (msg->msg_iovlen > RT_IOV_MAX)
-		return rt_done(s, EMSGSIZE, 0);
-	err = iov_check(msg->msg_iov, (int)msg->msg_iovlen, &total);
+	err = msg_check(msg, flags, &total);
 	if (err)
 		return rt_done(s, err, 0);
-	if (flags & MSG_OOB)
-		return rt_done(s, EOPNOTSUPP, 0);
 	if (s->type != SOCK_STREAM) {
 		rt_sock_put(s);
 		return dgram_sendmsg(fd, msg, flags, total);
@@ -886,15 +896,9 @@ ssize_t ust_recvmsg(int fd, struct msghdr *msg, int flags)
 
 	if (!s)
 		return -1;
-	if (!msg)
-		return rt_done(s, EFAULT, 0);
-	if (msg->msg_iovlen > RT_IOV_MAX)
-		return rt_done(s, EMSGSIZE, 0);
-	err = iov_check(msg->msg_iov, (int)msg->msg_iovlen, &total);
+	err = msg_check(msg, flags, &total);
 	if (err)
 		return rt_done(s, err, 0);
-	if (flags & MSG_OOB)
-		return rt_done(s, EOPNOTSUPP, 0);
 	msg->msg_controllen = 0;  /* no ancillary data is delivered */
 	if (s->type != SOCK_STREAM) {
 		rt_sock_put(s);
@@ -913,7 +917,7 @@ ssize_t ust_recvmsg(int fd, struct msghdr *msg, int flags)
 
 /* read(2)/write(2) on a socket: a zero-length call returns 0 at once
  * (sock_read_iter / sock_write_iter), otherwise recv/send with no flags. */
-ssize_t ust_readv(int fd, const struct iovec *iov, int iovcnt)
+static ssize_t rw_iov(int fd, const struct iovec *iov, int iovcnt, bool write)
 {
 	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
 	                    .msg_iovlen = (size_t)(iovcnt < 0 ? 0 : iovcnt) };
@@ -929,26 +933,17 @@ ssize_t ust_readv(int fd, const struct iovec *iov, int iovcnt)
 	rt_sock_put(s);
 	if (!total)
 		return 0;
-	return ust_recvmsg(fd, &m, 0);
+	return write ? ust_sendmsg(fd, &m, 0) : ust_recvmsg(fd, &m, 0);
+}
+
+ssize_t ust_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	return rw_iov(fd, iov, iovcnt, false);
 }
 
 ssize_t ust_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
-	                    .msg_iovlen = (size_t)(iovcnt < 0 ? 0 : iovcnt) };
-	struct rt_sock *s = rt_sock_get(fd);
-	size_t total = 0;
-	int err;
-
-	if (!s)
-		return -1;
-	err = iov_check(iov, iovcnt, &total);
-	if (err)
-		return rt_done(s, err, 0);
-	rt_sock_put(s);
-	if (!total)
-		return 0;
-	return ust_sendmsg(fd, &m, 0);
+	return rw_iov(fd, iov, iovcnt, true);
 }
 
 ssize_t ust_read(int fd, void *buf, size_t count)
