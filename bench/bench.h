@@ -128,6 +128,17 @@ void ustack_conns(const struct bench_opts *o, uint64_t n, struct conns_result *r
 #define EPOLL_WAIT_FOR_ALL_NS 10000000000ull  /* bound for the bytes of a round to arrive */
 int ust_epoll_open(void);
 int ust_epoll_add(int ep, int fd, uint64_t data);
+/* ustack's server side of conns: a thread accepting n connections on lfd
+ * into fds[], each registered with epoll ep (when >= 0) under its index;
+ * t_last is when the last one came, err the errno that stopped it. */
+struct uacc {
+	const struct endpoint *srv;
+	int lfd, ep;
+	int *fds;
+	uint64_t n, accepted, t_last;
+	int err;
+};
+void *uacc_thread(void *arg);
 void ust_epoll_rounds(int ep, const int *sfds, uint64_t n,
                       uint64_t (*activate)(void *arg, unsigned round), void *arg,
                       struct figure *f);

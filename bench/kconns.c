@@ -368,39 +368,6 @@ static void na_all(struct conns_result *r, const char *why)
 	fig_na(&r->epoll_round_us, "%s", why);
 }
 
-/* ustack's server: accepts every connection in a thread of this process. */
-struct uacc {
-	const struct endpoint *ep;
-	int lfd, epfd;
-	int *fds;
-	uint64_t n, accepted, t_last;
-	int err;
-};
-
-static void *uacc_thread(void *arg)
-{
-	struct uacc *a = arg;
-
-	while (a->accepted < a->n) {
-		int fd = a->ep->ops->accept(a->lfd, NULL, NULL);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			a->err = errno;
-			break;
-		}
-		if (a->epfd >= 0 && ust_epoll_add(a->epfd, fd, a->accepted) < 0) {
-			a->err = errno;
-			a->ep->ops->close(fd);
-			break;
-		}
-		a->fds[a->accepted++] = fd;
-		a->t_last = now_ns();
-	}
-	return NULL;
-}
-
 /* Makes 1% of the connections readable: the client workers write. */
 static uint64_t activate_workers(void *arg, unsigned round)
 {
@@ -415,7 +382,7 @@ static uint64_t activate_workers(void *arg, unsigned round)
 /* The server is ustack: RSS of this process is its memory. */
 static void measure_ust(struct kc *k, struct conns_result *r)
 {
-	struct uacc a = { .ep = k->ust, .lfd = k->lfd, .n = k->n, .epfd = -1 };
+	struct uacc a = { .srv = k->ust, .lfd = k->lfd, .n = k->n, .ep = -1 };
 	struct reply rb, rc;
 	int64_t m0, m1, u0, u1;
 	int ep_err;
@@ -428,7 +395,7 @@ static void measure_ust(struct kc *k, struct conns_result *r)
 		return;
 	}
 	memset(a.fds, 0xff, k->n * sizeof(int));  /* touched before the reading */
-	a.epfd = ust_epoll_open();
+	a.ep = ust_epoll_open();
 	ep_err = errno;
 	m0 = kernel_sock_mem();
 	if (ask_all(k->cli, k->nw, 'B', 0, &rb) < 0 || rb.err) {
@@ -459,13 +426,13 @@ static void measure_ust(struct kc *k, struct conns_result *r)
 	fig_set(&r->cps_open, (double)a.accepted / ((double)(a.t_last - t0) / 1e9));
 	fig_set(&r->client_bytes, (double)(m1 - m0) / (double)k->n);
 	fig_set(&r->server_bytes, (double)(u1 - u0) / (double)a.accepted);
-	if (a.epfd >= 0)
-		ust_epoll_rounds(a.epfd, a.fds, a.accepted, activate_workers, k, &r->epoll_round_us);
+	if (a.ep >= 0)
+		ust_epoll_rounds(a.ep, a.fds, a.accepted, activate_workers, k, &r->epoll_round_us);
 	else
 		fig_na(&r->epoll_round_us, "ust_epoll_create1: %s", strerror(ep_err));
 out:
-	if (a.epfd >= 0)
-		k->ust->ops->close(a.epfd);
+	if (a.ep >= 0)
+		k->ust->ops->close(a.ep);
 	for (uint64_t i = 0; i < a.accepted; i++)
 		k->ust->ops->close(a.fds[i]);
 	free(a.fds);

@@ -27,15 +27,8 @@ static bool mem_ok(uint64_t i)
 	return i % 65536 || meminfo_kb("MemAvailable") > UCONNS_MEM_FLOOR_KB;
 }
 
-struct uacc {
-	const struct endpoint *srv;
-	int lfd, ep;
-	int *fds;
-	uint64_t n, accepted, t_last;
-	int err;
-};
-
-static void *uacc_thread(void *arg)
+/* ustack's acceptor for both conns benchmarks (bench.h). */
+void *uacc_thread(void *arg)
 {
 	struct uacc *a = arg;
 

@@ -189,6 +189,26 @@ static inline void expect_none(struct ust_stack *stk)
 		assert_int_equal((s)->ack, (uint32_t)(ak)); \
 	} while (0)
 
+/* --- one stack facing the test as its peer --- */
+
+/* A stack at US_IP that already knows the peer's MAC (no ARP first). */
+static inline struct ust_stack *stack(void)
+{
+	struct ust_stack *stk = mkstack(0);
+	learn_peer(stk, 0);
+	return stk;
+}
+
+static inline struct tcb *listener(struct ust_stack *stk, uint16_t port, int backlog)
+{
+	struct tcb *l = tcp_tcb_new(stk, NULL);
+	assert_non_null(l);
+	assert_int_equal(tcp_bind(stk, l, 0, port), 0);
+	assert_int_equal(tcp_listen(stk, l, backlog), 0);
+	assert_int_equal(tcp_state(l), TCPS_LISTEN);
+	return l;
+}
+
 /* --- a pair of stacks: A is 10.77.0.2, B is 10.77.0.1 --- */
 
 struct pair {

@@ -8,13 +8,6 @@
 
 #define PEER_ISS 5000u
 
-static struct ust_stack *stack(void)
-{
-	struct ust_stack *stk = mkstack(0);
-	learn_peer(stk, 0);
-	return stk;
-}
-
 /* The SACK blocks of a frame the stack sent (kind 5), in order; how many. */
 static int frame_sack(const uint8_t *f, uint32_t blk[][2])
 {

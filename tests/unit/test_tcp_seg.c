@@ -8,23 +8,6 @@
 
 #define PEER_ISS 1000u
 
-static struct ust_stack *stack(void)
-{
-	struct ust_stack *stk = mkstack(0);
-	learn_peer(stk, 0);
-	return stk;
-}
-
-static struct tcb *listener(struct ust_stack *stk, uint16_t port, int backlog)
-{
-	struct tcb *l = tcp_tcb_new(stk, NULL);
-	assert_non_null(l);
-	assert_int_equal(tcp_bind(stk, l, 0, port), 0);
-	assert_int_equal(tcp_listen(stk, l, backlog), 0);
-	assert_int_equal(tcp_state(l), TCPS_LISTEN);
-	return l;
-}
-
 /* Passive open through the exact handshake; returns the accepted TCB and
  * our ISS in *iss. The peer offers MSS 1460 only (no WS, no TS). */
 static struct tcb *passive_open(struct ust_stack *stk, struct tcb *l, uint32_t *iss, uint64_t now)
