@@ -177,7 +177,7 @@ static void uconns_run(const struct bench_opts *o, const struct endpoint *srv,
 	fig_set(&r->server_bytes, (double)(m2 - m1) / (double)a.accepted);
 	if (made < n)
 		snprintf(r->cps_open.why, sizeof(r->cps_open.why),
-		         "note: opening stopped at %llu of %llu (%s)", (unsigned long long)made,
+		         "opening stopped at %llu of %llu (%s)", (unsigned long long)made,
 		         (unsigned long long)n, now_ns() - t0 >= lim ? "time bound" :
 		         !mem_ok(0) ? "memory floor" : "connect failed");
 	if (a.ep >= 0)
