@@ -453,7 +453,7 @@ static void fz_check_tcb(const struct fz_ctx *c, const struct tcb *t)
 		fz_fail("tcb: SND.UNA =< SND.NXT =< SND.MAX broken", NULL, 0);
 	if (t->ooo_count > tcp_conf(c->stk)->ooo_max_segs)
 		fz_fail("tcb: more out-of-order segments held than ooo_max_segs", NULL, 0);
-	if (t->sb.len > t->sb.cap)
+	if (t->sb && t->sb->len > t->sb->cap)
 		fz_fail("tcb: send buffer holds more than its capacity", NULL, 0);
 }
 

@@ -141,22 +141,21 @@ static struct tcb **ct_bucket(struct tcp_ctable *ct, uint32_t h)
 	return &ct->cur[h & ct->cur_mask];
 }
 
+/* Chains are singly linked: the table keeps about one TCB per bucket, so
+ * unlinking walks a chain of one or two and a TCB saves a back pointer. */
 static void chain_add(struct tcb **head, struct tcb *t)
 {
 	t->hnext = *head;
-	if (t->hnext)
-		t->hnext->hpprev = &t->hnext;
-	t->hpprev = head;
 	*head = t;
 }
 
-static void chain_del(struct tcb *t)
+static void chain_del(struct tcb **head, struct tcb *t)
 {
-	*t->hpprev = t->hnext;
-	if (t->hnext)
-		t->hnext->hpprev = t->hpprev;
+	while (*head && *head != t)
+		head = &(*head)->hnext;
+	if (*head)
+		*head = t->hnext;
 	t->hnext = NULL;
-	t->hpprev = NULL;
 }
 
 /* Moves a few old buckets into the new table: a doubling completes within
@@ -229,9 +228,12 @@ int tcp_ct_insert(struct ust_stack *stk, struct tcb *tcb)
 
 void tcp_ct_remove(struct ust_stack *stk, struct tcb *tcb)
 {
+	struct tcp_state *ts = stk->tcp;
+
 	if (!(tcb->flags & TF_INQ))
 		return;
-	chain_del(tcb);
+	chain_del(ct_bucket(&ts->ct, tuple_hash(ts, tcb->laddr, tcb->lport, tcb->raddr, tcb->rport)),
+	          tcb);
 	tcb->flags &= ~TF_INQ;
 	stk->tcp->ct.count--;
 }
@@ -450,7 +452,7 @@ uint32_t tcp_isn(const struct ust_stack *stk, const struct tcb *tcb, uint64_t no
 
 uint32_t tcp_sndbuf_free(const struct tcb *tcb)
 {
-	return tcb->sb.len >= tcb->sndbuf ? 0 : tcb->sndbuf - tcb->sb.len;
+	return tcp_ring_len(tcb->sb) >= tcb->sndbuf ? 0 : tcb->sndbuf - tcp_ring_len(tcb->sb);
 }
 
 /* --- calls from the runtime --- */
@@ -571,36 +573,39 @@ struct tcb *tcp_accept(struct ust_stack *stk, struct tcb *listener)
 
 /* --- byte rings (send and receive buffers) --- */
 
-static int ring_grow(struct tcp_sbuf *r, uint32_t need, uint32_t min_cap)
+static int ring_grow(struct tcp_ring **rp, uint32_t need, uint32_t min_cap)
 {
-	uint32_t cap = r->cap ? r->cap : min_cap;
-	uint8_t *n;
+	struct tcp_ring *r = *rp, *n;
+	uint32_t cap = r ? r->cap : min_cap;
 
 	while (cap < need)
 		cap *= 2;
-	if (cap == r->cap)
+	if (r && cap == r->cap)
 		return 0;
-	n = malloc(cap);
+	n = malloc(sizeof(*n) + cap);
 	if (!n)
 		return -ENOBUFS;
-	if (r->len)
-		tcp_ring_copy(r, 0, n, r->len);
-	free(r->buf);
-	r->buf = n;
-	r->cap = cap;
-	r->head = 0;
+	n->cap = cap;
+	n->head = 0;
+	n->len = tcp_ring_len(r);
+	if (n->len)
+		tcp_ring_copy(r, 0, n->buf, n->len);
+	free(r);
+	*rp = n;
 	return 0;
 }
 
-int tcp_ring_put(struct tcp_sbuf *r, const void *src, uint32_t n, uint32_t min_cap)
+int tcp_ring_put(struct tcp_ring **rp, const void *src, uint32_t n, uint32_t min_cap)
 {
 	const uint8_t *s = src;
+	struct tcp_ring *r;
 	uint32_t pos, first;
 
 	if (!n)
 		return 0;
-	if (r->cap - r->len < n && ring_grow(r, r->len + n, min_cap))
+	if ((!*rp || (*rp)->cap - (*rp)->len < n) && ring_grow(rp, tcp_ring_len(*rp) + n, min_cap))
 		return -ENOBUFS;
+	r = *rp;
 	pos = (r->head + r->len) & (r->cap - 1);
 	first = r->cap - pos < n ? r->cap - pos : n;
 	memcpy(r->buf + pos, s, first);
@@ -609,7 +614,7 @@ int tcp_ring_put(struct tcp_sbuf *r, const void *src, uint32_t n, uint32_t min_c
 	return 0;
 }
 
-void tcp_ring_copy(const struct tcp_sbuf *r, uint32_t off, void *dst, uint32_t n)
+void tcp_ring_copy(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n)
 {
 	uint8_t *d = dst;
 	uint32_t pos, first;
@@ -622,21 +627,25 @@ void tcp_ring_copy(const struct tcp_sbuf *r, uint32_t off, void *dst, uint32_t n
 	memcpy(d + first, r->buf, n - first);
 }
 
-void tcp_ring_consume(struct tcp_sbuf *r, uint32_t n)
+void tcp_ring_consume(struct tcp_ring **rp, uint32_t n)
 {
+	struct tcp_ring *r = *rp;
+
+	if (!r)
+		return;
 	if (n > r->len)
 		n = r->len;
 	r->len -= n;
-	r->head = r->cap ? (r->head + n) & (r->cap - 1) : 0;
+	r->head = (r->head + n) & (r->cap - 1);
 	/* Drained: give the memory back (buffers only while data exists). */
 	if (!r->len)
-		tcp_ring_free(r);
+		tcp_ring_free(rp);
 }
 
-void tcp_ring_free(struct tcp_sbuf *r)
+void tcp_ring_free(struct tcp_ring **rp)
 {
-	free(r->buf);
-	memset(r, 0, sizeof(*r));
+	free(*rp);
+	*rp = NULL;
 }
 
 void tcp_sb_free(struct tcb *tcb)
@@ -709,7 +718,7 @@ long tcp_recv(struct ust_stack *stk, struct tcb *tcb, void *buf, size_t len, int
 
 	if (tcb->state == TCPS_LISTEN)
 		return -ENOTCONN;
-	if (tcb->rb.len == 0) {
+	if (tcp_ring_len(tcb->rb) == 0) {
 		if (tcb->error)
 			return -pending_error(tcb);
 		if (tcb->flags & (TF_FIN_RCVD | TF_SHUT_RD))
@@ -718,8 +727,8 @@ long tcp_recv(struct ust_stack *stk, struct tcb *tcb, void *buf, size_t len, int
 			return (tcb->flags & TF_WAS_CONN) ? 0 : -ENOTCONN;
 		return -EAGAIN;  /* connecting, or nothing yet */
 	}
-	n = len < tcb->rb.len ? (uint32_t)len : tcb->rb.len;
-	tcp_ring_copy(&tcb->rb, 0, buf, n);
+	n = len < tcp_ring_len(tcb->rb) ? (uint32_t)len : tcp_ring_len(tcb->rb);
+	tcp_ring_copy(tcb->rb, 0, buf, n);
 	if (!(flags & MSG_PEEK)) {
 		tcp_ring_consume(&tcb->rb, n);
 		tcp_rcv_space_adjust(stk, tcb, n);
@@ -760,7 +769,7 @@ static void close_listener(struct ust_stack *stk, struct tcb *tcb)
 {
 	struct tcp_listen *lq = tcb->lq;
 
-	chain_del(tcb);
+	chain_del(&stk->tcp->lhash[tcb->lport & (TCP_LHASH - 1)], tcb);
 	/* Half-open children vanish; completed ones are reset (Linux). */
 	while (lq->syn_head) {
 		struct tcb *c = lq->syn_head;
@@ -826,7 +835,7 @@ void tcp_close(struct ust_stack *stk, struct tcb *tcb)
 		break;
 	}
 	/* RFC 2525 2.17 and Linux: unread data, or linger 0, resets. */
-	if (tcb->rb.len || ((tcb->flags & TF_LINGER) && tcb->linger_s == 0)) {
+	if (tcp_ring_len(tcb->rb) || ((tcb->flags & TF_LINGER) && tcb->linger_s == 0)) {
 		abort_conn(stk, tcb);
 		return;
 	}
@@ -850,11 +859,11 @@ uint32_t tcp_poll(const struct tcb *tcb)
 	if (tcb->flags & (TF_SHUT_RD | TF_FIN_RCVD))
 		ev |= SOCK_EV_IN | SOCK_EV_RDHUP;
 	if (st != TCPS_SYN_SENT && st != TCPS_SYN_RCVD) {
-		if (tcb->rb.len)
+		if (tcp_ring_len(tcb->rb))
 			ev |= SOCK_EV_IN;
 		if (tcb->flags & TF_SHUT_WR)
 			ev |= SOCK_EV_OUT;
-		else if (tcp_sndbuf_free(tcb) >= tcb->sb.len / 2 && tcp_sndbuf_free(tcb) > 0)
+		else if (tcp_sndbuf_free(tcb) >= tcp_ring_len(tcb->sb) / 2 && tcp_sndbuf_free(tcb) > 0)
 			ev |= SOCK_EV_OUT;
 	}
 	if (tcb->error)
@@ -877,8 +886,8 @@ void tcp_peer_addr(const struct tcb *tcb, uint32_t *addr, uint16_t *port)
 	*port = tcb->rport;
 }
 
-uint32_t tcp_rx_bytes(const struct tcb *tcb) { return tcb->rb.len; }
-uint32_t tcp_tx_bytes(const struct tcb *tcb) { return tcb->sb.len; }
+uint32_t tcp_rx_bytes(const struct tcb *tcb) { return tcp_ring_len(tcb->rb); }
+uint32_t tcp_tx_bytes(const struct tcb *tcb) { return tcp_ring_len(tcb->sb); }
 
 int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val)
 {
@@ -1084,7 +1093,7 @@ int tcp_format(const struct ust_stack *stk, const struct tcb *tcb, char *buf, si
 		                (unsigned long long)lq->acc_overflows);
 	}
 	return snprintf(buf, len, "%-10s %-6u %-6u %-21s %-21s%s", tcp_state_name(tcb->state),
-	                tcb->rb.len, tcb->sb.len, la, ra, tm);
+	                tcp_ring_len(tcb->rb), tcp_ring_len(tcb->sb), la, ra, tm);
 }
 
 size_t tcp_tcb_size(void)

@@ -534,7 +534,7 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 {
 	const struct tcp_config *cfg = &stk->tcp->cfg;
 	uint32_t acked = seg->ack - tcb->snd_una;
-	uint32_t data = acked > tcb->sb.len ? tcb->sb.len : acked;
+	uint32_t data = acked > tcp_ring_len(tcb->sb) ? tcp_ring_len(tcb->sb) : acked;
 	/* Grow cwnd only while it limits the sender (RFC 7661 spirit, as
 	 * Linux's tcp_is_cwnd_limited): an idle or app-limited flow must not
 	 * build a window it never tested. */
@@ -1105,11 +1105,11 @@ void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip)
 		return;
 	}
 	before = tcp_poll(tcb);
-	rq_before = tcb->rb.len;
+	rq_before = tcp_ring_len(tcb->rb);
 	st_before = tcb->state;
 	if (sync_input(stk, tcb, &seg, p))
 		return;  /* tcp_done has told the application */
 	tcp_output(stk, tcb);
-	if (tcb->rb.len != rq_before || tcb->state != st_before || (tcp_poll(tcb) & ~before))
+	if (tcp_ring_len(tcb->rb) != rq_before || tcb->state != st_before || (tcp_poll(tcb) & ~before))
 		tcp_notify(stk, tcb);
 }

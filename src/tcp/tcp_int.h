@@ -96,18 +96,20 @@ enum tcp_tkind {
 
 struct tcp_listen;
 
-/* A byte ring grown on demand (power-of-two capacity), freed when drained:
- * the send buffer (byte i from SND.UNA) and the receive buffer (bytes in
- * order, not yet read). Byte i is buf[(head + i) & (cap - 1)]. */
-struct tcp_sbuf {
-	uint8_t *buf;
+/* A byte ring grown on demand (power-of-two capacity), freed when drained,
+ * so an idle TCB holds a NULL pointer, not a descriptor: the send buffer
+ * (byte i from SND.UNA) and the receive buffer (bytes in order, not yet
+ * read). Byte i is buf[(head + i) & (cap - 1)]. */
+struct tcp_ring {
 	uint32_t cap, head, len;
+	uint8_t buf[];
 };
+static inline uint32_t tcp_ring_len(const struct tcp_ring *r) { return r ? r->len : 0; }
 
 /* Hot fields first: what every segment touches, then what data transfer
  * touches, then the rarely used. */
 struct tcb {
-	struct tcb *hnext, **hpprev;  /* connection table, or listener table */
+	struct tcb *hnext;            /* connection table, or listener table */
 	uint32_t laddr, raddr;        /* host order */
 	uint16_t lport, rport;
 	uint8_t state;                /* enum tcp_state_id */
@@ -141,23 +143,27 @@ struct tcb {
 	uint64_t t_main;              /* deadline of tkind */
 	uint64_t t_delack;            /* TIMER_NEVER: none */
 
-	struct tcp_sbuf sb;
-	struct tcp_sbuf rb;           /* received in order, not yet read */
+	struct tcp_ring *sb;          /* NULL: nothing unacknowledged or unsent */
+	struct tcp_ring *rb;          /* received in order, not yet read */
 	struct pkt *ooo;              /* out of order, sorted; meta = seq, ts bit 0 = FIN */
 	uint32_t sndbuf, rcvbuf;
 	void *app;
 
-	/* listener relations: a passive child (TF_PASSIVE) points to its
-	 * listener while on its SYN or accept list (through qnext/qprev); a
-	 * listener is never a child, so its queues share the space */
+	/* Relations, by role. A passive child (TF_PASSIVE) points to its
+	 * listener while on its SYN or accept list (qnext, qprev); it shares
+	 * its listener's port and never owns one. Every other TCB that owns a
+	 * local port (TF_BOUND: bound, connecting or listening) is in the bind
+	 * hash; a listener also has its queues (lq). */
 	union {
 		struct {
 			struct tcb *parent;
 			struct tcb *qnext, *qprev;
 		};
-		struct tcp_listen *lq;  /* only for LISTEN (never TF_PASSIVE) */
+		struct {
+			struct tcb *bnext, **bpprev;
+			struct tcp_listen *lq;  /* only for LISTEN */
+		};
 	};
-	struct tcb *bnext, **bpprev;  /* bind hash: owners of a local port */
 
 	/* rare */
 	uint16_t ooo_count;
@@ -245,10 +251,10 @@ uint8_t tcp_wscale_for(uint32_t buf);  /* the shift we announce for buf */
 /* Rings: append n bytes growing to at least min_cap (0, or -ENOBUFS);
  * copy n bytes from offset off; drop n bytes from the front (freeing the
  * memory when empty); free. */
-int tcp_ring_put(struct tcp_sbuf *r, const void *src, uint32_t n, uint32_t min_cap);
-void tcp_ring_copy(const struct tcp_sbuf *r, uint32_t off, void *dst, uint32_t n);
-void tcp_ring_consume(struct tcp_sbuf *r, uint32_t n);
-void tcp_ring_free(struct tcp_sbuf *r);
+int tcp_ring_put(struct tcp_ring **r, const void *src, uint32_t n, uint32_t min_cap);
+void tcp_ring_copy(const struct tcp_ring *r, uint32_t off, void *dst, uint32_t n);
+void tcp_ring_consume(struct tcp_ring **r, uint32_t n);
+void tcp_ring_free(struct tcp_ring **r);
 uint32_t tcp_sndbuf_free(const struct tcb *tcb);
 
 /* --- tcp_output.c --- */

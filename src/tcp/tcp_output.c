@@ -46,7 +46,7 @@ uint32_t tcp_rcv_window(const struct ust_stack *stk, const struct tcb *tcb)
 {
 	uint32_t space = tcp_rcv_space(stk, tcb);  /* auto-tuned (tcp_rcvbuf.c) */
 
-	return space > tcb->rb.len ? space - tcb->rb.len : 0;
+	return space > tcp_ring_len(tcb->rb) ? space - tcp_ring_len(tcb->rb) : 0;
 }
 
 /* The window field of the next segment, and the right edge it announces.
@@ -128,7 +128,7 @@ struct seg_out {
 	uint16_t wnd;
 	const uint8_t *opt;
 	size_t optlen;
-	const struct tcp_sbuf *sb;  /* payload source, or NULL */
+	const struct tcp_ring *sb;  /* payload source, or NULL */
 	uint32_t off, len;          /* payload bytes from sb */
 };
 
@@ -214,7 +214,7 @@ void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len
 		s.optlen += n;
 	}
 	if (len) {
-		s.sb = &tcb->sb;
+		s.sb = tcb->sb;
 		s.off = seq - tcb->snd_una;
 		s.len = len;
 	}
@@ -333,7 +333,7 @@ static uint32_t limited_transmit(const struct tcb *tcb)
 static int fin_due(const struct tcb *tcb, uint32_t seq)
 {
 	return (tcb->flags & (TF_FIN_QUEUED | TF_FIN_ACKED)) == TF_FIN_QUEUED &&
-	       seq == tcb->snd_una + tcb->sb.len;
+	       seq == tcb->snd_una + tcp_ring_len(tcb->sb);
 }
 
 /* Restart after idle (RFC 5681 4.1, as Linux's tcp_cwnd_restart): a
@@ -344,7 +344,7 @@ static void restart_after_idle(struct ust_stack *stk, struct tcb *tcb)
 {
 	uint32_t iw = 10 * eff_mss(tcb);
 
-	if (tcb->snd_max != tcb->snd_una || !tcb->sb.len || !tcb->last_send_ms ||
+	if (tcb->snd_max != tcb->snd_una || !tcp_ring_len(tcb->sb) || !tcb->last_send_ms ||
 	    tcb->cwnd <= iw || now_ms(stk) - tcb->last_send_ms <= tcb->rto_us / 1000u)
 		return;
 	if (tcb->ssthresh < tcb->cwnd / 4 * 3)
@@ -370,10 +370,10 @@ void tcp_sack_send_lost(struct ust_stack *stk, struct tcb *tcb, int force)
 				len = x->sb[0][0] - seq;
 		}
 		off = seq - tcb->snd_una;
-		if (off >= tcb->sb.len)
+		if (off >= tcp_ring_len(tcb->sb))
 			return;  /* only the FIN is missing: the RTO resends it */
-		if (len > tcb->sb.len - off)
-			len = tcb->sb.len - off;
+		if (len > tcp_ring_len(tcb->sb) - off)
+			len = tcp_ring_len(tcb->sb) - off;
 		stk_count(stk, CNT_tcp_retransmits);
 		tcb->total_retrans++;
 		tcb->flags &= ~TF_RTT_TIMING;  /* Karn */
@@ -417,7 +417,7 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 		if (tcb->lx && seq_lt(tcb->snd_nxt, tcb->snd_max))
 			tcb->snd_nxt = tcp_sack_skip(tcb, tcb->snd_nxt, &lim);
 		off = tcb->snd_nxt - tcb->snd_una;
-		avail = tcb->sb.len > off ? tcb->sb.len - off : 0;
+		avail = tcp_ring_len(tcb->sb) > off ? tcp_ring_len(tcb->sb) - off : 0;
 		if (seq_lt(tcb->snd_nxt, lim) && lim - tcb->snd_nxt < avail)
 			avail = lim - tcb->snd_nxt;
 		cwnd = tcb->cwnd + limited_transmit(tcb);
@@ -429,7 +429,7 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 		if (usable > rwnd)
 			usable = rwnd;
 		len = avail;
-		if (off > tcb->sb.len)
+		if (off > tcp_ring_len(tcb->sb))
 			break;  /* the FIN is already out */
 		if (len > usable)
 			len = usable;
@@ -479,10 +479,10 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
  * oldest unacknowledged segment, again. */
 void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb)
 {
-	uint32_t len = tcb->sb.len < eff_mss(tcb) ? tcb->sb.len : eff_mss(tcb);
+	uint32_t len = tcp_ring_len(tcb->sb) < eff_mss(tcb) ? tcp_ring_len(tcb->sb) : eff_mss(tcb);
 	uint8_t flags = 0;
 
-	if (len == tcb->sb.len && fin_due(tcb, tcb->snd_una + len) &&
+	if (len == tcp_ring_len(tcb->sb) && fin_due(tcb, tcb->snd_una + len) &&
 	    seq_gt(tcb->snd_max, tcb->snd_una + len))
 		flags |= TH_FIN;
 	if (!len && !flags)

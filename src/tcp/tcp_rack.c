@@ -78,7 +78,7 @@ void tcp_rack_arm_pto(struct ust_stack *stk, struct tcb *tcb)
 	int data_state = tcb->state == TCPS_ESTABLISHED || tcb->state == TCPS_CLOSE_WAIT;
 
 	if (!(tcb->flags & TF_SACK) || !(tcb->flags & TF_HAVE_RTT) || (tcb->flags & TF_FASTREC) ||
-	    tcb->rexmits || !data_state || !tcb->sb.len) {
+	    tcb->rexmits || !data_state || !tcp_ring_len(tcb->sb)) {
 		tcp_set_main(stk, tcb, TK_REXMIT, stk->now + rto);
 		return;
 	}
@@ -100,7 +100,7 @@ void tcp_tlp_fire(struct ust_stack *stk, struct tcb *tcb)
 {
 	const struct tcp_config *cfg = &stk->tcp->cfg;
 	uint32_t mss = tcp_cc_smss(tcb);
-	uint32_t data_end = tcb->snd_una + tcb->sb.len;
+	uint32_t data_end = tcb->snd_una + tcp_ring_len(tcb->sb);
 	uint32_t end = seq_lt(data_end, tcb->snd_max) ? data_end : tcb->snd_max;
 	uint32_t len = end - tcb->snd_una < mss ? end - tcb->snd_una : mss;
 

@@ -83,7 +83,7 @@ void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb)
 			tcp_set_main(stk, tcb, TK_REXMIT, stk->now + tcp_rto_backed(tcb, cfg));
 		return;
 	}
-	if (tcb->sb.len && tcb->snd_wnd == 0) {
+	if (tcp_ring_len(tcb->sb) && tcb->snd_wnd == 0) {
 		if (tcb->tkind != TK_PERSIST) {
 			tcb->probes = 0;
 			tcp_set_main(stk, tcb, TK_PERSIST, stk->now + tcp_rto_backed(tcb, cfg));

@@ -128,12 +128,12 @@ static void idle_holds_no_buffers(void **state)
 	assert_non_null(s);
 	pr.a->now = pr.now;
 	assert_int_equal(tcp_send(pr.a, c, "abc", 3, 0), 3);
-	assert_non_null(c->sb.buf);
+	assert_non_null(c->sb);
 	pair_advance(&pr, 2 * SEC);
 	pr.b->now = pr.now;
 	assert_int_equal(tcp_recv(pr.b, s, buf, sizeof(buf), 0), 3);
-	assert_null(c->sb.buf);      /* acknowledged: send buffer freed */
-	assert_null(s->rb.buf);      /* read: receive buffer freed */
+	assert_null(c->sb);      /* acknowledged: send buffer freed */
+	assert_null(s->rb);      /* read: receive buffer freed */
 	assert_null(s->ooo);
 	printf("idle established connection: %zu bytes (TCB) + its hash bucket share\n",
 	       tcp_tcb_size());
