@@ -40,7 +40,7 @@ uint32_t rt_sock_poll(struct rt_sock *s)
 	if (s->type == SOCK_DGRAM) {
 		/* datagram_poll: readable with a datagram queued, writable
 		 * always (a full pool blocks inside send, not here). */
-		if (s->peek || (s->bound && s->u.udp.rxq.count))
+		if (s->u.udp->peek || (s->bound && s->u.udp->pcb.rxq.count))
 			m |= POLLIN | POLLRDNORM;
 		m |= POLLOUT | POLLWRNORM | POLLWRBAND;
 	} else {
@@ -50,8 +50,6 @@ uint32_t rt_sock_poll(struct rt_sock *s)
 		m |= POLLIN | POLLRDNORM | POLLRDHUP;
 	if (s->shut_rd && s->shut_wr)
 		m |= POLLHUP;
-	if (s->so_error)
-		m |= POLLERR;
 	return m;
 }
 
@@ -467,7 +465,7 @@ int ust_select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
  * is `pieces` buffers in a row (udp.c's UDP_TS); a peeked one a chain. */
 static uint32_t dgram_next_len(const struct rt_sock *s)
 {
-	const struct pkt *p = s->peek;
+	const struct pkt *p = s->u.udp->peek;
 	uint32_t n = 0, pieces;
 
 	if (p) {
@@ -475,7 +473,7 @@ static uint32_t dgram_next_len(const struct rt_sock *s)
 			n += p->len;
 		return n;
 	}
-	p = s->bound ? s->u.udp.rxq.head : NULL;
+	p = s->bound ? s->u.udp->pcb.rxq.head : NULL;
 	pieces = p ? (uint32_t)(p->ts >> 16) : 0;
 	for (; p && pieces; p = p->next, pieces--)
 		n += p->len;

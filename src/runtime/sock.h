@@ -15,36 +15,65 @@
 #include "runtime/runtime.h"
 #include "tcp/tcp.h"
 
+/* SOL_SOCKET options a socket rarely sets, allocated by the first
+ * setsockopt that sets one (rt_sock_opts_get): a socket without them costs
+ * a NULL pointer (issue 6, the per-connection budget). */
+struct rt_sock_opts {
+	uint64_t rcvtimeo_us, sndtimeo_us;  /* 0: block without limit */
+	int linger_s;
+	int sndbuf;              /* 0: never set */
+};
+
+/* What only a datagram socket has: its PCB and a datagram taken out by
+ * MSG_PEEK, handed out first by the next recv. Allocated with the socket. */
+struct rt_udp {
+	struct udp_pcb pcb;
+	struct pkt *peek;
+	uint32_t peek_src;
+	uint16_t peek_port;
+};
+
+/* One per open socket, 48 bytes: a stream socket's state lives in its
+ * TCB, a datagram socket's in the struct rt_udp after it. */
 struct rt_sock {
 	struct ust_runtime *rt;
 	atomic_uint refs;
 	uint32_t idx;            /* fd - base: the wait queue id */
-	int type;                /* SOCK_DGRAM; SOCK_STREAM with TCP */
-	bool nonblock, cloexec;  /* under rt->lock */
-	bool closed, bound, connected;  /* TCP: connected is Linux's SS_CONNECTED */
-	bool connecting;         /* TCP: SS_CONNECTING (a connect in progress or
+	uint8_t type;            /* SOCK_DGRAM or SOCK_STREAM */
+	/* under rt->lock */
+	bool nonblock : 1, cloexec : 1;
+	bool closed : 1, bound : 1, connected : 1;  /* TCP: connected is SS_CONNECTED */
+	bool connecting : 1;     /* TCP: SS_CONNECTING (a connect in progress or
 	                          * completed and not yet confirmed by connect) */
-	bool shut_rd, shut_wr;   /* shutdown(2) */
-	/* SOL_SOCKET options (sockopt.c); protocols read what they honour. */
-	bool reuseaddr, reuseport, broadcast, keepalive;
-	bool linger_on;
-	int linger_s;
-	int sndbuf;
-	int so_error;            /* pending error, read and cleared by SO_ERROR */
-	uint64_t rcvtimeo_us, sndtimeo_us;  /* 0: block without limit */
+	bool shut_rd : 1, shut_wr : 1;  /* shutdown(2) */
+	/* SOL_SOCKET flags (sockopt.c); protocols read what they honour */
+	bool reuseaddr : 1, reuseport : 1, broadcast : 1, keepalive : 1, linger_on : 1;
 	uint32_t waiters;        /* threads asleep on this socket */
-	/* A datagram taken out by MSG_PEEK, handed out first by the next recv. */
-	struct pkt *peek;
-	uint32_t peek_src;
-	uint16_t peek_port;
 	struct rt_epi *epi;      /* epoll/poll registrations (epoll.h) */
+	struct rt_sock_opts *opt; /* NULL: every option below at its default */
 	union {
-		struct udp_pcb udp;
+		/* SOCK_DGRAM: right after the socket, in the same allocation */
+		struct rt_udp *udp;
 		/* SOCK_STREAM: the core's TCB (its app pointer is this socket);
 		 * NULL once the socket is closed (the core owns it then). */
 		struct tcb *tcb;
 	} u;
 };
+
+/* The socket's options, allocated on first use (NULL: ENOMEM). */
+struct rt_sock_opts *rt_sock_opts_get(struct rt_sock *s);
+static inline uint64_t rt_sock_rcvtimeo(const struct rt_sock *s)
+{
+	return s->opt ? s->opt->rcvtimeo_us : 0;
+}
+static inline uint64_t rt_sock_sndtimeo(const struct rt_sock *s)
+{
+	return s->opt ? s->opt->sndtimeo_us : 0;
+}
+static inline int rt_sock_linger_s(const struct rt_sock *s)
+{
+	return s->opt ? s->opt->linger_s : 0;
+}
 
 /* The socket behind fd with a reference, or NULL with errno = EBADF. */
 struct rt_sock *rt_sock_get(int fd);

@@ -69,7 +69,7 @@ void rt_tcp_linger(struct rt_sock *s)
 	uint64_t deadline;
 	int st;
 
-	if (!s->linger_on || s->linger_s <= 0 || s->nonblock || !s->u.tcb)
+	if (!s->linger_on || rt_sock_linger_s(s) <= 0 || s->nonblock || !s->u.tcb)
 		return;
 	st = tcp_state(s->u.tcb);
 	/* Unread data makes close reset (RFC 2525 2.17): nothing to wait for. */
@@ -77,7 +77,7 @@ void rt_tcp_linger(struct rt_sock *s)
 		return;
 	tcp_shutdown(core(s), s->u.tcb, SHUT_WR);  /* the FIN, after the data */
 	rt_kick(s->rt);
-	deadline = rt_now_us() + (uint64_t)s->linger_s * 1000000u;
+	deadline = rt_now_us() + (uint64_t)rt_sock_linger_s(s) * 1000000u;
 	while (!gone(s)) {
 		st = tcp_state(s->u.tcb);
 		if (st != TCPS_FIN_WAIT_1 && st != TCPS_CLOSING && st != TCPS_LAST_ACK)
@@ -140,7 +140,7 @@ int rt_tcp_connect(struct rt_sock *s, uint32_t ip, uint16_t port)
 			return err;
 		/* SO_SNDTIMEO bounds a blocking connect; on expiry Linux answers
 		 * EINPROGRESS and the handshake goes on. */
-		deadline = rt_deadline(s->sndtimeo_us);
+		deadline = rt_deadline(rt_sock_sndtimeo(s));
 		while (syn_state(tcp_state(s->u.tcb))) {
 			if (rt_sock_wait(s, deadline))
 				return err;
@@ -175,7 +175,7 @@ int rt_tcp_listen(struct rt_sock *s, int backlog)
 /* The next connection of listener s, waiting for one when s blocks. Locked. */
 static int take_conn(struct rt_sock *s, struct tcb **c)
 {
-	uint64_t deadline = rt_deadline(s->rcvtimeo_us);
+	uint64_t deadline = rt_deadline(rt_sock_rcvtimeo(s));
 	int err;
 
 	for (;;) {
@@ -225,16 +225,15 @@ int rt_tcp_accept(struct rt_sock *s, struct sockaddr *addr, socklen_t *addrlen, 
 		n->reuseport = s->reuseport;
 		n->keepalive = s->keepalive;
 		n->linger_on = s->linger_on;
-		n->linger_s = s->linger_s;
-		n->rcvtimeo_us = s->rcvtimeo_us;
-		n->sndtimeo_us = s->sndtimeo_us;
 		n->bound = n->connected = true;
 		tcp_peer_addr(c, &ip, &port);
+		if (s->opt && rt_sock_opts_get(n))
+			*n->opt = *s->opt;
 	}
 	rt_sock_unlock(s);
 	if (!n)
 		return rt_fail(err);
-	fd = rt_sock_install(n);
+	fd = s->opt && !n->opt ? -ENOMEM : rt_sock_install(n);
 	if (fd < 0) {
 		pthread_mutex_lock(&rt->lock);
 		n->closed = true;
@@ -311,7 +310,7 @@ ssize_t rt_tcp_send(struct rt_sock *s, const struct iovec *iov, int iovcnt, int 
 	if (err)
 		return rt_fail(err);
 	nonblock = s->nonblock || (flags & MSG_DONTWAIT);
-	deadline = rt_deadline(s->sndtimeo_us);
+	deadline = rt_deadline(rt_sock_sndtimeo(s));
 	for (;;) {
 		while (i < iovcnt && off == iov[i].iov_len) {
 			i++;
@@ -402,7 +401,7 @@ ssize_t rt_tcp_recv(struct rt_sock *s, const struct iovec *iov, int iovcnt, int 
 	if (err)
 		return rt_fail(err);
 	nonblock = s->nonblock || (flags & MSG_DONTWAIT);
-	deadline = rt_deadline(s->rcvtimeo_us);
+	deadline = rt_deadline(rt_sock_rcvtimeo(s));
 	for (;;) {
 		while (i < iovcnt && off == iov[i].iov_len) {
 			i++;
@@ -525,7 +524,7 @@ int rt_tcp_setsockopt(struct rt_sock *s, int level, int name, const void *val, s
 		switch (name) {
 		case SO_REUSEADDR: return core_set(s, TCP_OPT_REUSEADDR, s->reuseaddr);
 		case SO_KEEPALIVE: return core_set(s, TCP_OPT_KEEPALIVE, s->keepalive);
-		case SO_LINGER: return core_set(s, TCP_OPT_LINGER, s->linger_on ? s->linger_s : -1);
+		case SO_LINGER: return core_set(s, TCP_OPT_LINGER, s->linger_on ? rt_sock_linger_s(s) : -1);
 		case SO_SNDBUF:
 		case SO_RCVBUF:
 			memcpy(&v, val, sizeof(v));
@@ -581,8 +580,7 @@ int rt_tcp_getsockopt(struct rt_sock *s, int level, int name, void *val, socklen
 		case SO_SNDBUF: o = TCP_OPT_SNDBUF; break;
 		case SO_RCVBUF: o = TCP_OPT_RCVBUF; break;
 		case SO_ERROR:
-			v = s->so_error ? s->so_error : tcp_take_error(s->u.tcb);
-			s->so_error = 0;
+			v = tcp_take_error(s->u.tcb);
 			goto out;
 		case SO_ACCEPTCONN:
 			v = tcp_state(s->u.tcb) == TCPS_LISTEN;

@@ -121,8 +121,16 @@ void rt_sock_put(struct rt_sock *s)
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	rt = s->rt;
+	free(s->opt);
 	free(s);
 	rt_put(rt);
+}
+
+struct rt_sock_opts *rt_sock_opts_get(struct rt_sock *s)
+{
+	if (!s->opt)
+		s->opt = calloc(1, sizeof(*s->opt));
+	return s->opt;
 }
 
 /* The socket behind fd with a reference, or NULL with errno = EBADF. */
@@ -230,14 +238,14 @@ struct rt_sock *rt_sock_new(struct ust_runtime *rt, int type, int flags, struct 
 		*err = ENETDOWN;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	s = calloc(1, sizeof(*s) + (type == SOCK_DGRAM ? sizeof(struct rt_udp) : 0));
 	if (!s) {
 		*err = ENOMEM;
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
 	s->rt = rt;
-	s->type = type;
+	s->type = (uint8_t)type;
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	s->cloexec = (flags & SOCK_CLOEXEC) != 0;
 	if (type == SOCK_STREAM) {
@@ -247,8 +255,9 @@ struct rt_sock *rt_sock_new(struct ust_runtime *rt, int type, int flags, struct 
 			return NULL;
 		}
 	} else {
-		s->u.udp.rcvbuf = rt->stk->cfg.udp_rcvbuf;
-		s->u.udp.app = s;
+		s->u.udp = (struct rt_udp *)(s + 1);
+		s->u.udp->pcb.rcvbuf = rt->stk->cfg.udp_rcvbuf;
+		s->u.udp->pcb.app = s;
 	}
 	rt->refs++;
 	return s;
@@ -321,16 +330,18 @@ static void sock_shut(struct rt_sock *s)
 	if (s->closed)
 		return;
 	s->closed = true;
-	pkt_free_chain(s->peek);
-	s->peek = NULL;
 	if (s->type == SOCK_STREAM) {
 		rt_tcp_release(s);
-	} else if (s->bound && rt->stk) {
-		while ((p = udp_recv(&s->u.udp, &src, &port)))
-			pkt_free_chain(p);
-		udp_unbind(rt->stk, &s->u.udp);
-		if (rt->rx_starved)
-			rt_kick(rt);
+	} else {
+		pkt_free_chain(s->u.udp->peek);
+		s->u.udp->peek = NULL;
+		if (s->bound && rt->stk) {
+			while ((p = udp_recv(&s->u.udp->pcb, &src, &port)))
+				pkt_free_chain(p);
+			udp_unbind(rt->stk, &s->u.udp->pcb);
+			if (rt->rx_starved)
+				rt_kick(rt);
+		}
 	}
 	s->bound = false;
 	if (s->waiters)
@@ -436,7 +447,7 @@ static int autobind(struct rt_sock *s)
 
 	if (s->bound)
 		return 0;
-	rc = udp_bind(s->rt->stk, &s->u.udp, 0, 0);
+	rc = udp_bind(s->rt->stk, &s->u.udp->pcb, 0, 0);
 	if (rc < 0)
 		return -rc;
 	s->bound = true;
@@ -485,7 +496,7 @@ int ust_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	} else if (ip && !ipv4_is_local(s->rt->stk, ip)) {
 		err = EADDRNOTAVAIL;
 	} else {
-		rc = udp_bind(s->rt->stk, &s->u.udp, ip, port);
+		rc = udp_bind(s->rt->stk, &s->u.udp->pcb, ip, port);
 		if (rc < 0)
 			err = -rc;
 		else
@@ -529,8 +540,8 @@ int ust_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 		err = rt_sock_lock(s);
 		if (!err) {
 			s->connected = false;
-			s->u.udp.raddr = 0;
-			s->u.udp.rport = 0;
+			s->u.udp->pcb.raddr = 0;
+			s->u.udp->pcb.rport = 0;
 			rt_sock_unlock(s);
 		}
 		return rt_done(s, err, 0);
@@ -543,8 +554,8 @@ int ust_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 		return rt_done(s, err, 0);
 	err = autobind(s);
 	if (!err) {
-		s->u.udp.raddr = ip;
-		s->u.udp.rport = port;
+		s->u.udp->pcb.raddr = ip;
+		s->u.udp->pcb.rport = port;
 		s->connected = true;
 	}
 	rt_sock_unlock(s);
@@ -563,7 +574,7 @@ static int udp_send_locked(struct rt_sock *s, uint32_t ip, uint16_t port, const 
 	int rc;
 
 	for (;;) {
-		rc = udp_sendto(rt->stk, &s->u.udp, ip, port, buf, len);
+		rc = udp_sendto(rt->stk, &s->u.udp->pcb, ip, port, buf, len);
 		if (rc != -ENOBUFS)
 			break;
 		if (nonblock)
@@ -627,8 +638,8 @@ ssize_t ust_sendto(int fd, const void *buf, size_t len, int flags, const struct 
 	} else if (!dest) {
 		if (!s->connected)
 			err = EDESTADDRREQ;
-		ip = s->u.udp.raddr;
-		port = s->u.udp.rport;
+		ip = s->u.udp->pcb.raddr;
+		port = s->u.udp->pcb.rport;
 	}
 	if (!err)
 		err = autobind(s);
@@ -653,21 +664,21 @@ ssize_t ust_send(int fd, const void *buf, size_t len, int flags)
 static int next_datagram(struct rt_sock *s, bool nonblock, struct pkt **p, uint32_t *src,
                          uint16_t *port)
 {
-	uint64_t deadline = rt_deadline(s->rcvtimeo_us);
+	uint64_t deadline = rt_deadline(rt_sock_rcvtimeo(s));
 	int err;
 
 	for (;;) {
 		if (s->closed || !s->rt->stk)
 			return EBADF;
-		if (s->peek) {
-			*p = s->peek;
-			*src = s->peek_src;
-			*port = s->peek_port;
-			s->peek = NULL;
+		if (s->u.udp->peek) {
+			*p = s->u.udp->peek;
+			*src = s->u.udp->peek_src;
+			*port = s->u.udp->peek_port;
+			s->u.udp->peek = NULL;
 			return 0;
 		}
 		if (s->bound) {
-			*p = udp_recv(&s->u.udp, src, port);
+			*p = udp_recv(&s->u.udp->pcb, src, port);
 			if (*p)
 				return 0;
 		}
@@ -742,9 +753,9 @@ ssize_t ust_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *
 	if (!err) {
 		full = copy_chain(p, buf, len, &n);
 		if (flags & MSG_PEEK) {
-			s->peek = p;
-			s->peek_src = src;
-			s->peek_port = port;
+			s->u.udp->peek = p;
+			s->u.udp->peek_src = src;
+			s->u.udp->peek_port = port;
 		} else {
 			pkt_free_chain(p);
 			/* A stack thread that ran out of buffers waits for this. */
@@ -975,8 +986,8 @@ int ust_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	if (s->type == SOCK_STREAM) {
 		rt_tcp_name(s, false, &ip, &port);
 	} else if (s->bound) {
-		ip = s->u.udp.laddr;
-		port = s->u.udp.lport;
+		ip = s->u.udp->pcb.laddr;
+		port = s->u.udp->pcb.lport;
 		/* A connected socket bound to ANY reports the source its route
 		 * picks: with one interface, the stack's address. */
 		if (!ip && s->connected)
@@ -1003,8 +1014,8 @@ int ust_getpeername(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	} else {
 		if (!s->connected)
 			err = ENOTCONN;
-		ip = s->u.udp.raddr;
-		port = s->u.udp.rport;
+		ip = s->u.udp->pcb.raddr;
+		port = s->u.udp->pcb.rport;
 	}
 	rt_sock_unlock(s);
 	if (err)
@@ -1158,10 +1169,10 @@ void rt_stat_sockets(struct ust_runtime *rt, FILE *out)
 		if (s->type != SOCK_DGRAM)
 			continue;  /* TCP's lines come from its tables (rt_tcp_stat) */
 		n++;
-		fmt_ep(l, sizeof(l), s->u.udp.laddr, s->bound ? s->u.udp.lport : 0);
-		fmt_ep(r, sizeof(r), s->u.udp.raddr, s->u.udp.rport);
+		fmt_ep(l, sizeof(l), s->u.udp->pcb.laddr, s->bound ? s->u.udp->pcb.lport : 0);
+		fmt_ep(r, sizeof(r), s->u.udp->pcb.raddr, s->u.udp->pcb.rport);
 		fprintf(out, "  udp fd %d local %s peer %s recv-q %u\n", fd_base + (int)i, l,
-		        s->connected ? r : "*:*", s->u.udp.rx_bytes + chain_len(s->peek));
+		        s->connected ? r : "*:*", s->u.udp->pcb.rx_bytes + chain_len(s->u.udp->peek));
 	}
 	if (!n)
 		fprintf(out, "  (none)\n");

@@ -46,6 +46,7 @@ static int get_timeo(const void *optval, socklen_t optlen, uint64_t *us)
 
 static int set_sol_socket(struct rt_sock *s, int name, const void *optval, socklen_t optlen)
 {
+	struct rt_sock_opts *o;
 	struct linger lg;
 	int v;
 
@@ -67,22 +68,27 @@ static int set_sol_socket(struct rt_sock *s, int name, const void *optval, sockl
 		return 0;
 	case SO_RCVBUF:
 		if (s->type == SOCK_DGRAM)
-			s->u.udp.rcvbuf = (uint32_t)clamp_buf(v, RMEM_MAX, MIN_RCVBUF);
+			s->u.udp->pcb.rcvbuf = (uint32_t)clamp_buf(v, RMEM_MAX, MIN_RCVBUF);
 		return 0;
 	case SO_SNDBUF:
-		s->sndbuf = clamp_buf(v, WMEM_MAX, MIN_SNDBUF);
+		if (!(o = rt_sock_opts_get(s)))
+			return ENOMEM;
+		o->sndbuf = clamp_buf(v, WMEM_MAX, MIN_SNDBUF);
 		return 0;
 	case SO_LINGER:
 		if (optlen < sizeof(lg))
 			return EINVAL;
 		memcpy(&lg, optval, sizeof(lg));
+		if (!(o = rt_sock_opts_get(s)))
+			return ENOMEM;
 		s->linger_on = lg.l_onoff != 0;
-		s->linger_s = lg.l_linger;
+		o->linger_s = lg.l_linger;
 		return 0;
 	case SO_RCVTIMEO:
-		return get_timeo(optval, optlen, &s->rcvtimeo_us);
 	case SO_SNDTIMEO:
-		return get_timeo(optval, optlen, &s->sndtimeo_us);
+		if (!(o = rt_sock_opts_get(s)))
+			return ENOMEM;
+		return get_timeo(optval, optlen, name == SO_RCVTIMEO ? &o->rcvtimeo_us : &o->sndtimeo_us);
 	default:
 		return ENOPROTOOPT;
 	}
@@ -137,25 +143,25 @@ static int get_sol_socket(struct rt_sock *s, int name, void *val, socklen_t *len
 	case SO_TYPE: v = s->type; break;
 	case SO_DOMAIN: v = AF_INET; break;
 	case SO_PROTOCOL: v = s->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
-	case SO_ERROR: v = s->so_error; s->so_error = 0; break;
+	case SO_ERROR: v = 0; break;  /* UDP keeps no ICMP errors */
 	case SO_REUSEADDR: v = s->reuseaddr; break;
 	case SO_REUSEPORT: v = s->reuseport; break;
 	case SO_BROADCAST: v = s->broadcast; break;
 	case SO_KEEPALIVE: v = s->keepalive; break;
 	case SO_ACCEPTCONN: v = 0; break;  /* TCP: 1 for a listener */
 	case SO_RCVBUF:
-		v = s->type == SOCK_DGRAM ? (int)s->u.udp.rcvbuf : 2 * RMEM_MAX;
+		v = s->type == SOCK_DGRAM ? (int)s->u.udp->pcb.rcvbuf : 2 * RMEM_MAX;
 		break;
-	case SO_SNDBUF: v = s->sndbuf ? s->sndbuf : 2 * WMEM_MAX; break;
+	case SO_SNDBUF: v = s->opt && s->opt->sndbuf ? s->opt->sndbuf : 2 * WMEM_MAX; break;
 	case SO_LINGER:
 		lg.l_onoff = s->linger_on;
-		lg.l_linger = s->linger_s;
+		lg.l_linger = rt_sock_linger_s(s);
 		memcpy(val, &lg, sizeof(lg));
 		*len = sizeof(lg);
 		return 0;
 	case SO_RCVTIMEO:
 	case SO_SNDTIMEO:
-		timeo_out(name == SO_RCVTIMEO ? s->rcvtimeo_us : s->sndtimeo_us, &tv);
+		timeo_out(name == SO_RCVTIMEO ? rt_sock_rcvtimeo(s) : rt_sock_sndtimeo(s), &tv);
 		memcpy(val, &tv, sizeof(tv));
 		*len = sizeof(tv);
 		return 0;
