@@ -334,7 +334,7 @@ static int ep_bind_rt(struct rt_ep *ep, struct rt_sock *s)
 }
 
 /* Under ep->mu and the runtime lock. */
-static int ctl_sock_locked(struct rt_ep *ep, struct rt_sock *s, int op, int fd,
+static int ctl_sock_locked(struct rt_ep *ep, struct rt_sock *s, int op,
                            const struct epoll_event *ev)
 {
 	struct rt_epi *epi = sock_find(s, ep);
@@ -348,7 +348,6 @@ static int ctl_sock_locked(struct rt_ep *ep, struct rt_sock *s, int op, int fd,
 			return ENOMEM;
 		epi->ep = ep;
 		epi->s = s;
-		epi->fd = fd;
 		epi->snext = s->epi;
 		s->epi = epi;
 		epi->inext = ep->items;
@@ -393,7 +392,7 @@ static int ctl_sock(struct rt_ep *ep, int op, int fd, const struct epoll_event *
 	if (!err)
 		err = rt_sock_lock(s);
 	if (!err) {
-		err = ctl_sock_locked(ep, s, op, fd, ev);
+		err = ctl_sock_locked(ep, s, op, ev);
 		rt_sock_unlock(s);
 	}
 	pthread_mutex_unlock(&ep->mu);

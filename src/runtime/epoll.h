@@ -51,9 +51,8 @@ struct rt_epi {
 	struct rt_epi *snext;            /* the socket's registrations */
 	struct rt_epi *iprev, *inext;    /* the instance's items */
 	struct rt_epi *rprev, *rnext;    /* the instance's ready list */
-	bool ready;                      /* on the ready list */
-	int fd;                          /* the fd it was added under */
 	uint32_t events;                 /* EPOLL* asked for, EPOLLET/ONESHOT included */
+	bool ready;                      /* on the ready list */
 	uint64_t data;
 };
 

@@ -140,7 +140,6 @@ static void waiters_add(struct pwait *w, struct pollfd *fds, nfds_t nfds)
 			continue;
 		epi->ep = &w->ep;
 		epi->s = s;
-		epi->fd = fds[i].fd;
 		epi->events = (uint16_t)fds[i].events | POLLERR | POLLHUP;
 		pthread_mutex_lock(&s->rt->lock);
 		if (!s->closed) {
