@@ -39,6 +39,7 @@ int arp_init(struct ust_stack *stk)
 	uint32_t n = stk->cfg.arp_table_size;
 
 	memset(tb, 0, sizeof(*tb));
+	timer_wheel_init(&stk->arp_timers, stk->now, arp_timer_fn);
 	tb->nbuckets = 1;
 	tb->hash_shift = 32;
 	while (tb->nbuckets < n && tb->nbuckets < (1u << 30)) {
@@ -56,7 +57,7 @@ int arp_init(struct ust_stack *stk)
 	}
 	tb->size = n;
 	for (uint32_t i = n; i-- > 0;) {
-		timer_init(&tb->entries[i].timer, arp_timer_fn);
+		timer_init(&tb->entries[i].timer);
 		tb->entries[i].hnext = tb->free;
 		tb->free = &tb->entries[i];
 	}
@@ -68,7 +69,7 @@ void arp_fini(struct ust_stack *stk)
 	struct arp_table *tb = &stk->arp;
 
 	for (uint32_t i = 0; i < tb->size; i++) {
-		timer_cancel(&stk->timers, &tb->entries[i].timer);
+		timer_cancel(&stk->arp_timers, &tb->entries[i].timer);
 		pktq_free(&tb->entries[i].pending);
 	}
 	free(tb->entries);
@@ -125,7 +126,7 @@ static void arp_remove(struct ust_stack *stk, struct arp_entry *e)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = e->hnext;
-	timer_cancel(&stk->timers, &e->timer);
+	timer_cancel(&stk->arp_timers, &e->timer);
 	e->state = ARP_FREE;
 	e->ip = 0;
 	e->hnext = tb->free;
@@ -182,7 +183,7 @@ static void arp_update(struct ust_stack *stk, struct arp_entry *e, const uint8_t
 	e->state = ARP_REACHABLE;
 	e->retries = 0;
 	e->expires = stk->now + stk->cfg.arp_reachable_us;
-	timer_arm(&stk->timers, &e->timer, e->expires);
+	timer_arm(&stk->arp_timers, &e->timer, e->expires);
 	arp_flush_pending(stk, e);
 }
 
@@ -195,7 +196,7 @@ static void arp_timer_fn(struct ust_stack *stk, struct timer *t, uint64_t now)
 	if (e->state == ARP_INCOMPLETE && e->retries < stk->cfg.arp_max_retries) {
 		e->retries++;
 		arp_request(stk, e->ip);
-		timer_arm(&stk->timers, &e->timer, now + stk->cfg.arp_retry_us);
+		timer_arm(&stk->arp_timers, &e->timer, now + stk->cfg.arp_retry_us);
 		return;
 	}
 	/* No answer: as Linux, each waiting datagram's sender hears a host
@@ -263,7 +264,7 @@ void arp_output(struct ust_stack *stk, struct pkt *p, uint32_t next_hop)
 			return;
 		}
 		arp_request(stk, next_hop);
-		timer_arm(&stk->timers, &e->timer, stk->now + stk->cfg.arp_retry_us);
+		timer_arm(&stk->arp_timers, &e->timer, stk->now + stk->cfg.arp_retry_us);
 	}
 	if (p->meta == ARP_META_FRAG_CONT) {
 		/* The rest of a datagram goes where its first fragment went. */

@@ -56,7 +56,8 @@ int ipfrag_init(struct ust_stack *stk)
 		s->frag_slab[i].next = s->frag_free;
 		s->frag_free = &s->frag_slab[i];
 	}
-	timer_init(&s->frag_timer, frag_timer_fn);
+	timer_wheel_init(&stk->frag_timers, stk->now, frag_timer_fn);
+	timer_init(&s->frag_timer);
 	return 0;
 }
 
@@ -66,7 +67,7 @@ void ipfrag_fini(struct ust_stack *stk)
 
 	for (struct frag_datagram *d = s->frags; d; d = d->next)
 		pkt_free_chain(d->frags);
-	timer_cancel(&stk->timers, &s->frag_timer);
+	timer_cancel(&stk->frag_timers, &s->frag_timer);
 	free(s->frag_slab);
 	s->frag_slab = NULL;
 	s->frags = s->frag_tail = s->frag_free = NULL;
@@ -96,7 +97,7 @@ static struct pkt *frag_release(struct ust_stack *stk, struct frag_datagram *d, 
 	d->next = s->frag_free;
 	s->frag_free = d;
 	if (!s->frags)
-		timer_cancel(&stk->timers, &s->frag_timer);
+		timer_cancel(&stk->frag_timers, &s->frag_timer);
 	if (keep)
 		return frags;
 	pkt_free_chain(frags);
@@ -113,7 +114,7 @@ static void frag_timer_fn(struct ust_stack *stk, struct timer *t, uint64_t now)
 		frag_release(stk, s->frags, 0);
 	}
 	if (s->frags)
-		timer_arm(&stk->timers, &s->frag_timer, s->frags->expires);
+		timer_arm(&stk->frag_timers, &s->frag_timer, s->frags->expires);
 }
 
 static struct frag_datagram *frag_find(struct ust_stack *stk, const struct ipv4_repr *ip)
@@ -144,7 +145,7 @@ static struct frag_datagram *frag_find(struct ust_stack *stk, const struct ipv4_
 	s->frag_tail = d;
 	s->frag_count++;
 	if (!timer_armed(&s->frag_timer))
-		timer_arm(&stk->timers, &s->frag_timer, d->expires);
+		timer_arm(&stk->frag_timers, &s->frag_timer, d->expires);
 	return d;
 }
 

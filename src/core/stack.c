@@ -65,7 +65,6 @@ struct ust_stack *stk_create(const struct stk_config *cfg, uint64_t now, int *er
 	}
 	stk->cfg = *cfg;
 	stk->now = now;
-	timer_wheel_init(&stk->timers, now);
 	rc = pkt_pool_init(&stk->pool, cfg->pkt_pool_size);
 	if (rc)
 		goto fail_pool;
@@ -156,12 +155,18 @@ void stk_rx_burst(struct ust_stack *stk, struct pkt **pkts, unsigned n, uint64_t
 void stk_run_timers(struct ust_stack *stk, uint64_t now)
 {
 	stk->now = now;
-	timer_run(&stk->timers, stk, now);
+	timer_run(&stk->arp_timers, stk, now);
+	timer_run(&stk->frag_timers, stk, now);
+	timer_run(&stk->tcp_timers, stk, now);
 }
 
 uint64_t stk_next_deadline(const struct ust_stack *stk)
 {
-	return timer_next_deadline(&stk->timers);
+	uint64_t a = timer_next_deadline(&stk->arp_timers);
+	uint64_t f = timer_next_deadline(&stk->frag_timers);
+	uint64_t t = timer_next_deadline(&stk->tcp_timers);
+
+	return a < f ? (a < t ? a : t) : (f < t ? f : t);
 }
 
 unsigned stk_tx_take(struct ust_stack *stk, struct pkt **out, unsigned max)

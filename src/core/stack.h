@@ -75,7 +75,10 @@ struct ust_stack {
 	uint64_t now;                /* time of the current entry point, us */
 	struct pkt_pool pool;
 	struct pkt_queue txq;        /* frames ready for the link */
-	struct timer_wheel timers;
+	/* one wheel per kind of timer owner (timer.h) */
+	struct timer_wheel tcp_timers; /* one timer per TCB */
+	struct timer_wheel arp_timers; /* one per ARP entry */
+	struct timer_wheel frag_timers; /* the reassembly timer */
 	struct arp_table arp;
 	struct ipv4_state ip;
 	struct udp_table udp;

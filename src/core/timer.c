@@ -6,18 +6,18 @@
 
 static inline uint64_t tick_of(uint64_t us) { return us / TIMER_TICK_US; }
 
-void timer_wheel_init(struct timer_wheel *w, uint64_t now)
+void timer_wheel_init(struct timer_wheel *w, uint64_t now, timer_fn fn)
 {
 	memset(w, 0, sizeof(*w));
 	w->tick = tick_of(now);
+	w->fn = fn;
 }
 
-void timer_init(struct timer *t, timer_fn fn)
+void timer_init(struct timer *t)
 {
 	t->next = NULL;
 	t->pprev = NULL;
 	t->expires = TIMER_NEVER;
-	t->fn = fn;
 }
 
 static void slot_mark(struct timer_wheel *w, uint32_t i)
@@ -90,7 +90,7 @@ static unsigned run_slot(struct timer_wheel *w, uint32_t i, struct ust_stack *st
 		w->armed--;
 		if (t->expires <= now) {
 			t->expires = TIMER_NEVER;
-			t->fn(stk, t, now);
+			w->fn(stk, t, now);
 			fired++;
 		} else {
 			link_timer(w, t);

@@ -1,6 +1,9 @@
 /* Hashed timing wheel: O(1) arm and cancel, no scan of all timers per tick.
  * Timer nodes are embedded in their owners (one per TCB, re-armed for the
- * earliest deadline). Time is an argument: the wheel never reads a clock. */
+ * earliest deadline). Every timer of a wheel has the same callback, kept
+ * once in the wheel rather than in each of a million nodes: an owner of
+ * another kind gets a wheel of its own. Time is an argument: the wheel
+ * never reads a clock. */
 #ifndef USTACK_CORE_TIMER_H
 #define USTACK_CORE_TIMER_H
 
@@ -17,7 +20,6 @@ typedef void (*timer_fn)(struct ust_stack *stk, struct timer *t, uint64_t now);
 struct timer {
 	struct timer *next, **pprev; /* pprev == NULL: not armed */
 	uint64_t expires;            /* microseconds, virtual or real */
-	timer_fn fn;
 };
 
 struct timer_wheel {
@@ -25,10 +27,11 @@ struct timer_wheel {
 	uint64_t busy[TIMER_SLOTS / 64]; /* bitmap of non-empty slots for next_deadline */
 	uint64_t tick;                   /* every tick below this has been run */
 	uint32_t armed;
+	timer_fn fn;                     /* what a due timer runs */
 };
 
-void timer_wheel_init(struct timer_wheel *w, uint64_t now);
-void timer_init(struct timer *t, timer_fn fn);
+void timer_wheel_init(struct timer_wheel *w, uint64_t now, timer_fn fn);
+void timer_init(struct timer *t);
 /* (Re)arm t to fire at `expires` (absolute, us). Re-arming moves it. */
 void timer_arm(struct timer_wheel *w, struct timer *t, uint64_t expires);
 void timer_cancel(struct timer_wheel *w, struct timer *t);

@@ -68,13 +68,14 @@ int tcp_init(struct ust_stack *stk)
 		free(ts);
 		return -ENOMEM;
 	}
+	timer_wheel_init(&stk->tcp_timers, stk->now, tcp_timer_fire);
 	stk->tcp = ts;
 	return 0;
 }
 
 static void tcb_free_mem(struct ust_stack *stk, struct tcb *tcb)
 {
-	timer_cancel(&stk->timers, &tcb->timer);
+	timer_cancel(&stk->tcp_timers, &tcb->timer);
 	tcp_sb_free(tcb);
 	tcp_ring_free(&tcb->rb);
 	pkt_free_chain(tcb->ooo);
@@ -349,7 +350,7 @@ struct tcb *tcp_tcb_alloc(struct ust_stack *stk)
 	if (!tcb)
 		return NULL;
 	tcb->state = TCPS_CLOSED;
-	timer_init(&tcb->timer, tcp_timer_fire);
+	timer_init(&tcb->timer);
 	tcb->t_main = TIMER_NEVER;
 	tcb->t_delack = TIMER_NEVER;
 	tcb->sndbuf = cfg->sndbuf;
@@ -412,7 +413,7 @@ static void unlink_from_parent(struct tcb *tcb)
 void tcp_done(struct ust_stack *stk, struct tcb *tcb, int err)
 {
 	tcp_ct_remove(stk, tcb);
-	timer_cancel(&stk->timers, &tcb->timer);
+	timer_cancel(&stk->tcp_timers, &tcb->timer);
 	tcb->t_main = tcb->t_delack = TIMER_NEVER;
 	tcb->tkind = TK_NONE;
 	tcp_sb_free(tcb);

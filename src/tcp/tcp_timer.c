@@ -18,11 +18,11 @@ void tcp_timer_update(struct ust_stack *stk, struct tcb *tcb)
 	uint64_t next = tcb->t_main < tcb->t_delack ? tcb->t_main : tcb->t_delack;
 
 	if (next == TIMER_NEVER) {
-		timer_cancel(&stk->timers, &tcb->timer);
+		timer_cancel(&stk->tcp_timers, &tcb->timer);
 		return;
 	}
 	if (!timer_armed(&tcb->timer) || tcb->timer.expires > next)
-		timer_arm(&stk->timers, &tcb->timer, next);
+		timer_arm(&stk->tcp_timers, &tcb->timer, next);
 }
 
 void tcp_set_main(struct ust_stack *stk, struct tcb *tcb, enum tcp_tkind kind, uint64_t when)

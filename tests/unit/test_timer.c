@@ -31,7 +31,7 @@ static struct timer_wheel wheel;
 
 static void probe_init(struct probe *p)
 {
-	timer_init(&p->t, probe_fn);
+	timer_init(&p->t);
 	p->fired = 0;
 	p->at = 0;
 	p->rearm = 0;
@@ -42,7 +42,7 @@ static void arm_fire_once(void **state)
 {
 	struct probe a;
 	(void)state;
-	timer_wheel_init(&wheel, 1000000);
+	timer_wheel_init(&wheel, 1000000, probe_fn);
 	probe_init(&a);
 	assert_int_equal(timer_next_deadline(&wheel), TIMER_NEVER);
 	timer_arm(&wheel, &a.t, 1005500);
@@ -63,7 +63,7 @@ static void cancel_and_rearm(void **state)
 {
 	struct probe a, b;
 	(void)state;
-	timer_wheel_init(&wheel, 0);
+	timer_wheel_init(&wheel, 0, probe_fn);
 	probe_init(&a);
 	probe_init(&b);
 	timer_arm(&wheel, &a.t, 10000);
@@ -93,7 +93,7 @@ static void far_deadlines(void **state)
 	struct probe a, b;
 	uint64_t t;
 	(void)state;
-	timer_wheel_init(&wheel, 0);
+	timer_wheel_init(&wheel, 0, probe_fn);
 	probe_init(&a);
 	probe_init(&b);
 	/* 10 s and 60 s are 10000 and 60000 ticks: several rounds away. */
@@ -119,7 +119,7 @@ static void next_deadline_is_earliest(void **state)
 	struct probe p[5];
 	static const uint64_t when[5] = {9000000, 7000, 5000001, 7000, 123456};
 	(void)state;
-	timer_wheel_init(&wheel, 0);
+	timer_wheel_init(&wheel, 0, probe_fn);
 	for (int i = 0; i < 5; i++) {
 		probe_init(&p[i]);
 		timer_arm(&wheel, &p[i].t, when[i]);
@@ -137,7 +137,7 @@ static void self_rearming_timer(void **state)
 {
 	struct probe a;
 	(void)state;
-	timer_wheel_init(&wheel, 0);
+	timer_wheel_init(&wheel, 0, probe_fn);
 	probe_init(&a);
 	a.rearm = 1000;
 	timer_arm(&wheel, &a.t, 1000);
