@@ -451,7 +451,7 @@ static void fz_check_tcb(const struct fz_ctx *c, const struct tcb *t)
 		return;
 	if (!seq_le(t->snd_una, t->snd_nxt) || !seq_le(t->snd_nxt, t->snd_max))
 		fz_fail("tcb: SND.UNA =< SND.NXT =< SND.MAX broken", NULL, 0);
-	if (t->ooo_count > tcp_conf(c->stk)->ooo_max_segs)
+	if (tcp_ooo_count(t) > tcp_conf(c->stk)->ooo_max_segs)
 		fz_fail("tcb: more out-of-order segments held than ooo_max_segs", NULL, 0);
 	if (t->sb && t->sb->len > t->sb->cap)
 		fz_fail("tcb: send buffer holds more than its capacity", NULL, 0);

@@ -545,11 +545,11 @@ int rt_tcp_setsockopt(struct rt_sock *s, int level, int name, const void *val, s
 	}
 }
 
-static void fill_info(const struct tcb *t, struct tcp_info *ti)
+static void fill_info(const struct ust_stack *stk, const struct tcb *t, struct tcp_info *ti)
 {
 	struct tcp_info_lite li;
 
-	tcp_get_info(t, &li);
+	tcp_get_info(stk, t, &li);
 	memset(ti, 0, sizeof(*ti));
 	ti->tcpi_state = li.state;
 	ti->tcpi_retransmits = li.retransmits;
@@ -598,7 +598,7 @@ int rt_tcp_getsockopt(struct rt_sock *s, int level, int name, void *val, socklen
 		case TCP_CONGESTION:
 			return cc_get(s, val, len);
 		case TCP_INFO:
-			fill_info(s->u.tcb, val);
+			fill_info(core(s), s->u.tcb, val);
 			*len = sizeof(struct tcp_info);
 			return 0;
 		default:

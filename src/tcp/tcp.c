@@ -78,7 +78,6 @@ static void tcb_free_mem(struct ust_stack *stk, struct tcb *tcb)
 	timer_cancel(&stk->tcp_timers, &tcb->timer);
 	tcp_sb_free(tcb);
 	tcp_ring_free(&tcb->rb);
-	pkt_free_chain(tcb->ooo);
 	tcp_lossx_free(tcb);
 	if (!(tcb->flags & TF_PASSIVE))
 		free(tcb->lq);
@@ -355,7 +354,6 @@ struct tcb *tcp_tcb_alloc(struct ust_stack *stk)
 	tcb->t_delack = TIMER_NEVER;
 	tcb->sndbuf = cfg->sndbuf;
 	tcb->rcvbuf = cfg->rcvbuf;
-	tcb->rto_us = cfg->rto_initial_us;
 	tcb->keepidle_s = (uint16_t)cfg->keepidle_s;
 	tcb->keepintvl_s = (uint16_t)cfg->keepintvl_s;
 	tcb->keepcnt = cfg->keepcnt;
@@ -417,9 +415,6 @@ void tcp_done(struct ust_stack *stk, struct tcb *tcb, int err)
 	tcb->t_main = tcb->t_delack = TIMER_NEVER;
 	tcb->tkind = TK_NONE;
 	tcp_sb_free(tcb);
-	pkt_free_chain(tcb->ooo);
-	tcb->ooo = NULL;
-	tcb->ooo_count = 0;
 	tcp_lossx_free(tcb);
 	tcb->state = TCPS_CLOSED;
 	tcb->flags |= TF_SHUT_RD | TF_SHUT_WR;
@@ -976,7 +971,7 @@ int tcp_getopt(const struct ust_stack *stk, const struct tcb *tcb, enum tcp_opt 
 	return -ENOPROTOOPT;
 }
 
-void tcp_get_info(const struct tcb *tcb, struct tcp_info_lite *info)
+void tcp_get_info(const struct ust_stack *stk, const struct tcb *tcb, struct tcp_info_lite *info)
 {
 	uint32_t mss = tcb->mss ? tcb->mss : TCP_DEFAULT_MSS;
 
@@ -987,7 +982,7 @@ void tcp_get_info(const struct tcb *tcb, struct tcp_info_lite *info)
 	info->snd_wscale = (tcb->flags & TF_WSCALE) ? tcb->snd_wscale : 0;
 	info->rcv_wscale = (tcb->flags & TF_WSCALE) ? tcb->rcv_wscale : 0;
 	info->options = ((tcb->flags & TF_TS) ? 1 : 0) | ((tcb->flags & TF_WSCALE) ? 4 : 0);
-	info->rto_us = tcb->rto_us;
+	info->rto_us = tcp_rto(tcb, &stk->tcp->cfg);
 	info->rtt_us = tcb->srtt_us;
 	info->rttvar_us = tcb->rttvar_us;
 	info->snd_mss = mss;
@@ -995,7 +990,7 @@ void tcp_get_info(const struct tcb *tcb, struct tcp_info_lite *info)
 	info->snd_cwnd = tcb->cwnd / mss;
 	info->snd_ssthresh = tcb->ssthresh == UINT32_MAX ? 0x7fffffff : tcb->ssthresh / mss;
 	info->unacked = (tcp_flight(tcb) + mss - 1) / mss;
-	info->total_retrans = tcb->total_retrans;
+	info->total_retrans = tcb->lx ? tcb->lx->total_retrans : 0;
 	info->snd_wnd = tcb->snd_wnd;
 	info->rcv_wnd = tcb->rcv_adv - tcb->rcv_nxt;
 }

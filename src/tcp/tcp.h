@@ -198,7 +198,7 @@ struct tcp_info_lite {
 	uint32_t total_retrans;
 	uint32_t snd_wnd, rcv_wnd;
 };
-void tcp_get_info(const struct tcb *tcb, struct tcp_info_lite *info);
+void tcp_get_info(const struct ust_stack *stk, const struct tcb *tcb, struct tcp_info_lite *info);
 
 /* --- introspection for `ustack stat` --- */
 

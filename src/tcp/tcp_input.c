@@ -228,7 +228,7 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 		/* Karn: a handshake without retransmission gives a sample. */
 		uint32_t ms = (tcb->flags & TF_TS) && seg->tsecr ? now_ms(stk) - seg->tsecr
 		                                                : now_ms(stk) - tcb->rtt_start_ms;
-		tcp_rtt_sample(tcb, ms * 1000u, &stk->tcp->cfg);
+		tcp_rtt_sample(tcb, ms * 1000u);
 	}
 	tcb->rexmits = 0;
 	tcb->recover = tcb->iss;  /* RFC 6582 3.2 (1) */
@@ -532,7 +532,6 @@ static int syn_rcvd_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp
  * (5.2, 5.3) for the timer, RFC 5681 for the window. */
 static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg)
 {
-	const struct tcp_config *cfg = &stk->tcp->cfg;
 	uint32_t acked = seg->ack - tcb->snd_una;
 	uint32_t data = acked > tcp_ring_len(tcb->sb) ? tcp_ring_len(tcb->sb) : acked;
 	/* Grow cwnd only while it limits the sender (RFC 7661 spirit, as
@@ -554,9 +553,9 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 		 * duplicates as unacceptable echoes the first retransmission's
 		 * timestamp, and the sample would hold the whole backoff. */
 		if (tcb->rexmits == 0)
-			tcp_rtt_sample(tcb, (now_ms(stk) - seg->tsecr) * 1000u, cfg);
+			tcp_rtt_sample(tcb, (now_ms(stk) - seg->tsecr) * 1000u);
 	} else if ((tcb->flags & TF_RTT_TIMING) && seq_gt(seg->ack, tcb->rtt_seq)) {
-		tcp_rtt_sample(tcb, (now_ms(stk) - tcb->rtt_start_ms) * 1000u, cfg);
+		tcp_rtt_sample(tcb, (now_ms(stk) - tcb->rtt_start_ms) * 1000u);
 		tcb->flags &= ~TF_RTT_TIMING;
 	}
 	tcb->rexmits = 0;
@@ -792,7 +791,7 @@ static uint32_t ooo_limit(const struct ust_stack *stk, const struct tcb *tcb)
 		n = OOO_MIN_SEGS;
 	if (n > stk->tcp->cfg.ooo_max_segs)
 		n = stk->tcp->cfg.ooo_max_segs;
-	return n < UINT16_MAX ? n : UINT16_MAX;  /* tcb->ooo_count */
+	return n < UINT16_MAX ? n : UINT16_MAX;  /* lx->ooo_count */
 }
 
 /* Out-of-order segments wait, sorted by sequence number and bounded; the
@@ -800,12 +799,14 @@ static uint32_t ooo_limit(const struct ust_stack *stk, const struct tcb *tcb)
 static int ooo_insert(struct ust_stack *stk, struct tcb *tcb, struct pkt *p, uint32_t seq,
                       int fin)
 {
-	struct pkt **pp = &tcb->ooo;
+	struct tcp_lossx *x = tcp_lossx_get(tcb);
+	struct pkt **pp;
 
-	if (tcb->ooo_count >= ooo_limit(stk, tcb)) {
+	if (!x || x->ooo_count >= ooo_limit(stk, tcb)) {
 		stk_count(stk, CNT_drop_tcp_ooo_mem);
 		return -1;
 	}
+	pp = &x->ooo;
 	while (*pp && seq_lt((*pp)->meta, seq))
 		pp = &(*pp)->next;
 	if (*pp && (*pp)->meta == seq && (*pp)->len >= p->len && ((*pp)->ts & 1) >= (uint64_t)fin)
@@ -814,21 +815,23 @@ static int ooo_insert(struct ust_stack *stk, struct tcb *tcb, struct pkt *p, uin
 	p->ts = (uint64_t)fin;
 	p->next = *pp;
 	*pp = p;
-	tcb->ooo_count++;
+	x->ooo_count++;
 	return 0;
 }
 
 /* Moves held segments that now touch rcv_nxt into the receive ring. */
 static void ooo_drain(struct ust_stack *stk, struct tcb *tcb)
 {
-	while (tcb->ooo && seq_le(tcb->ooo->meta, tcb->rcv_nxt)) {
-		struct pkt *p = tcb->ooo;
+	struct tcp_lossx *x = tcb->lx;
+
+	while (x && x->ooo && seq_le(x->ooo->meta, tcb->rcv_nxt)) {
+		struct pkt *p = x->ooo;
 		uint32_t end = p->meta + p->len;
 		int fin = (int)(p->ts & 1);
 
-		tcb->ooo = p->next;
+		x->ooo = p->next;
 		p->next = NULL;
-		tcb->ooo_count--;
+		x->ooo_count--;
 		if (seq_lt(end, tcb->rcv_nxt) || (end == tcb->rcv_nxt && !fin)) {
 			pkt_free(p);
 			continue;
@@ -903,7 +906,7 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 	}
 	tcb->rcv_nxt += seg->len;
 	pkt_free(p);
-	if (tcb->ooo) {
+	if (tcp_ooo_head(tcb)) {
 		ooo_drain(stk, tcb);
 		ack_now(tcb);  /* a hole filled: ACK at once (RFC 5681 4.2) */
 	}

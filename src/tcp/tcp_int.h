@@ -133,11 +133,10 @@ struct tcb {
 
 	/* congestion control (RFC 5681) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh;
-	uint32_t srtt_us, rttvar_us, rto_us;
+	uint32_t srtt_us, rttvar_us;   /* the RTO follows from them: tcp_rto */
 	uint32_t rtt_seq, rtt_start_ms;
 	uint32_t recover;             /* snd_max when fast recovery began */
 	uint32_t max_wnd;             /* largest window the peer offered (SWS) */
-	uint32_t total_retrans;
 
 	struct timer timer;           /* at min(t_main, t_delack) */
 	uint64_t t_main;              /* deadline of tkind */
@@ -145,7 +144,6 @@ struct tcb {
 
 	struct tcp_ring *sb;          /* NULL: nothing unacknowledged or unsent */
 	struct tcp_ring *rb;          /* received in order, not yet read */
-	struct pkt *ooo;              /* out of order, sorted; meta = seq, ts bit 0 = FIN */
 	uint32_t sndbuf, rcvbuf;
 	void *app;
 
@@ -166,7 +164,6 @@ struct tcb {
 	};
 
 	/* rare */
-	uint16_t ooo_count;
 	uint8_t probes;               /* keepalive or zero-window probes unanswered */
 	uint8_t keepcnt;
 	uint16_t user_mss;
@@ -284,7 +281,10 @@ void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now);
 void tcp_timer_update(struct ust_stack *stk, struct tcb *tcb);  /* re-arm the wheel */
 void tcp_set_main(struct ust_stack *stk, struct tcb *tcb, enum tcp_tkind kind, uint64_t when);
 void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb);  /* after sends/ACKs */
-void tcp_rtt_sample(struct tcb *tcb, uint32_t rtt_us, const struct tcp_config *cfg);
+void tcp_rtt_sample(struct tcb *tcb, uint32_t rtt_us);
+/* RFC 6298 (2.1)-(2.4): the RTO from SRTT and RTTVAR (the initial one
+ * before a measurement), and (5.5) doubled per consecutive timeout. */
+uint32_t tcp_rto(const struct tcb *tcb, const struct tcp_config *cfg);
 uint32_t tcp_rto_backed(const struct tcb *tcb, const struct tcp_config *cfg);
 
 /* --- congestion control ops: "reno" (NewReno, RFC 5681 + 6582) and
@@ -352,9 +352,32 @@ struct tcp_lossx {
 	uint32_t undo_cwnd, undo_ssthresh;
 	int32_t undo_retrans;
 	uint8_t undo_on;
+	/* receiver: segments held out of order, sorted (meta = seq, ts bit 0
+	 * = FIN), and how many */
+	struct pkt *ooo;
+	uint16_t ooo_count;
+	/* segments retransmitted over the connection's life (TCP_INFO) */
+	uint32_t total_retrans;
 };
 struct tcp_lossx *tcp_lossx_get(struct tcb *tcb);  /* NULL when out of memory */
-void tcp_lossx_free(struct tcb *tcb);
+void tcp_lossx_free(struct tcb *tcb);  /* and the segments held out of order */
+static inline struct pkt *tcp_ooo_head(const struct tcb *tcb)
+{
+	return tcb->lx ? tcb->lx->ooo : NULL;
+}
+static inline uint32_t tcp_ooo_count(const struct tcb *tcb)
+{
+	return tcb->lx ? tcb->lx->ooo_count : 0;
+}
+/* A segment was sent again: counted for TCP_INFO when the side structure
+ * can be had (a count, not state: nothing depends on it). */
+static inline void tcp_count_retrans(struct tcb *tcb)
+{
+	struct tcp_lossx *x = tcp_lossx_get(tcb);
+
+	if (x)
+		x->total_retrans++;
+}
 /* Sender: takes the SACK blocks of an acceptable ACK into the scoreboard;
  * 1 when they told something new. */
 int tcp_sack_update(struct tcb *tcb, const struct tcp_seg *seg);

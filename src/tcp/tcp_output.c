@@ -345,7 +345,7 @@ static void restart_after_idle(struct ust_stack *stk, struct tcb *tcb)
 	uint32_t iw = 10 * eff_mss(tcb);
 
 	if (tcb->snd_max != tcb->snd_una || !tcp_ring_len(tcb->sb) || !tcb->last_send_ms ||
-	    tcb->cwnd <= iw || now_ms(stk) - tcb->last_send_ms <= tcb->rto_us / 1000u)
+	    tcb->cwnd <= iw || now_ms(stk) - tcb->last_send_ms <= tcp_rto(tcb, &stk->tcp->cfg) / 1000u)
 		return;
 	if (tcb->ssthresh < tcb->cwnd / 4 * 3)
 		tcb->ssthresh = tcb->cwnd / 4 * 3;
@@ -375,7 +375,7 @@ void tcp_sack_send_lost(struct ust_stack *stk, struct tcb *tcb, int force)
 		if (len > tcp_ring_len(tcb->sb) - off)
 			len = tcp_ring_len(tcb->sb) - off;
 		stk_count(stk, CNT_tcp_retransmits);
-		tcb->total_retrans++;
+		tcp_count_retrans(tcb);
 		tcb->flags &= ~TF_RTT_TIMING;  /* Karn */
 		tcp_xmit(stk, tcb, seq, len, 0);
 		x->high_rxt = seq + len;
@@ -462,7 +462,7 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 		}
 		if (seq_lt(tcb->snd_nxt, tcb->snd_max)) {
 			stk_count(stk, CNT_tcp_retransmits);
-			tcb->total_retrans++;
+			tcp_count_retrans(tcb);
 		}
 		tcp_xmit(stk, tcb, tcb->snd_nxt, len, flags);
 		tcb->snd_nxt += len + ((flags & TH_FIN) ? 1 : 0);
@@ -488,7 +488,7 @@ void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb)
 	if (!len && !flags)
 		return;
 	stk_count(stk, CNT_tcp_retransmits);
-	tcb->total_retrans++;
+	tcp_count_retrans(tcb);
 	tcb->flags &= ~TF_RTT_TIMING;  /* Karn: never time a retransmission */
 	tcp_xmit(stk, tcb, tcb->snd_una, len, flags);
 }

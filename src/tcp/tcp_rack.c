@@ -107,7 +107,7 @@ void tcp_tlp_fire(struct ust_stack *stk, struct tcb *tcb)
 	if (len) {
 		stk_count(stk, CNT_tcp_tlp);
 		stk_count(stk, CNT_tcp_retransmits);
-		tcb->total_retrans++;
+		tcp_count_retrans(tcb);
 		tcb->flags &= ~TF_RTT_TIMING;
 		tcp_xmit(stk, tcb, end - len, len, 0);
 	}

@@ -23,6 +23,8 @@ struct tcp_lossx *tcp_lossx_get(struct tcb *tcb)
 
 void tcp_lossx_free(struct tcb *tcb)
 {
+	if (tcb->lx)
+		pkt_free_chain(tcb->lx->ooo);
 	free(tcb->lx);
 	tcb->lx = NULL;
 }
@@ -345,7 +347,7 @@ static unsigned ooo_blocks(const struct tcb *tcb, uint32_t blk[][2], unsigned ma
 {
 	unsigned n = 0;
 
-	for (const struct pkt *p = tcb->ooo; p; p = p->next) {
+	for (const struct pkt *p = tcp_ooo_head(tcb); p; p = p->next) {
 		uint32_t lo = (uint32_t)p->meta, hi = lo + p->len;
 
 		if (n && seq_le(lo, blk[n - 1][1])) {

@@ -32,21 +32,31 @@ void tcp_set_main(struct ust_stack *stk, struct tcb *tcb, enum tcp_tkind kind, u
 	tcp_timer_update(stk, tcb);
 }
 
+/* RFC 6298 (2.2), (2.3); the floor is added to the variance term as Linux
+ * does, so RTO >= SRTT + rto_min. Computed, not stored: four bytes less per
+ * TCB, and a change of rto_min applies at once. */
+uint32_t tcp_rto(const struct tcb *tcb, const struct tcp_config *cfg)
+{
+	uint32_t var4 = 4 * tcb->rttvar_us;
+	uint64_t rto;
+
+	if (!(tcb->flags & TF_HAVE_RTT))
+		return cfg->rto_initial_us;
+	rto = (uint64_t)tcb->srtt_us + (var4 > cfg->rto_min_us ? var4 : cfg->rto_min_us);
+	return rto > cfg->rto_max_us ? cfg->rto_max_us : (uint32_t)rto;
+}
+
 /* RFC 6298 (5.5): the RTO doubles with each consecutive timeout. */
 uint32_t tcp_rto_backed(const struct tcb *tcb, const struct tcp_config *cfg)
 {
-	uint64_t rto = (uint64_t)tcb->rto_us << (tcb->rexmits < 20 ? tcb->rexmits : 20);
+	uint64_t rto = (uint64_t)tcp_rto(tcb, cfg) << (tcb->rexmits < 20 ? tcb->rexmits : 20);
 
 	return rto > cfg->rto_max_us ? cfg->rto_max_us : (uint32_t)rto;
 }
 
-/* RFC 6298 (2.2), (2.3); the floor is added to the variance term as Linux
- * does, so RTO >= SRTT + rto_min. */
-void tcp_rtt_sample(struct tcb *tcb, uint32_t r, const struct tcp_config *cfg)
+/* RFC 6298 (2.2), (2.3): a measurement updates SRTT and RTTVAR. */
+void tcp_rtt_sample(struct tcb *tcb, uint32_t r)
 {
-	uint32_t var4;
-	uint64_t rto;
-
 	if (!(tcb->flags & TF_HAVE_RTT)) {
 		tcb->flags |= TF_HAVE_RTT;
 		tcb->srtt_us = r;
@@ -58,9 +68,6 @@ void tcp_rtt_sample(struct tcb *tcb, uint32_t r, const struct tcp_config *cfg)
 	}
 	if (tcb->lx)
 		tcb->lx->rtt_last_us = r ? r : 1;  /* for HyStart++ (tcp_cc.c) */
-	var4 = 4 * tcb->rttvar_us;
-	rto = (uint64_t)tcb->srtt_us + (var4 > cfg->rto_min_us ? var4 : cfg->rto_min_us);
-	tcb->rto_us = rto > cfg->rto_max_us ? cfg->rto_max_us : (uint32_t)rto;
 }
 
 /* Chooses the main deadline after sends and ACKs (RFC 6298 (5.1), (5.2)):
@@ -130,7 +137,7 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 	tcb->tkind = TK_NONE;
 	if (tcb->state == TCPS_SYN_SENT || tcb->state == TCPS_SYN_RCVD) {
 		stk_count(stk, CNT_tcp_retransmits);
-		tcb->total_retrans++;
+		tcp_count_retrans(tcb);
 		tcp_send_syn(stk, tcb);
 		tcp_set_main(stk, tcb, TK_REXMIT, now + tcp_rto_backed(tcb, cfg));
 		return;
@@ -174,7 +181,7 @@ static void on_main(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 		if (tcb->probes < 30)
 			tcb->probes++;
 		{
-			uint64_t iv = (uint64_t)tcb->rto_us << (tcb->probes < 20 ? tcb->probes : 20);
+			uint64_t iv = (uint64_t)tcp_rto(tcb, cfg) << (tcb->probes < 20 ? tcb->probes : 20);
 			if (iv > cfg->rto_max_us)
 				iv = cfg->rto_max_us;
 			tcp_set_main(stk, tcb, TK_PERSIST, now + iv);

@@ -310,7 +310,7 @@ static void ooo_burst(struct flood *f, unsigned k)
 		s.len = 1;
 		s.data[0] = 0xee;
 		inject(f, fr, mk_tcp(fr, &s));
-		assert_true(live.s->ooo_count <= ooo_bound(f));
+		assert_true(tcp_ooo_count(live.s) <= ooo_bound(f));
 		tick(f, ooo_i, 10, 1024);
 	}
 }
@@ -325,7 +325,7 @@ static void ooo_flood(void **state)
 	ooo_i = 1;
 	ok = flood_run(&f, "tiny out-of-order 200k", &ooo_i, 200000, 8000, ooo_burst);
 	printf("  held %u of at most %u, %llu dropped (drop_tcp_ooo_mem), %d transfers ok\n",
-	       live.s->ooo_count, ooo_bound(&f),
+	       tcp_ooo_count(live.s), ooo_bound(&f),
 	       (unsigned long long)CNT(f.pr.a, drop_tcp_ooo_mem), ok);
 	assert_true(CNT(f.pr.a, drop_tcp_ooo_mem) > 100000);
 	assert_true(f.m.pool_max <= ooo_bound(&f) + 1024 + 64);  /* + replies of one burst */

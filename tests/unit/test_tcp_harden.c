@@ -329,7 +329,7 @@ static void syncookie_with_ts(void **state)
 	c = tcp_accept(stk, l);
 	assert_non_null(c);
 	assert_int_equal(tcp_state(c), TCPS_ESTABLISHED);
-	tcp_get_info(c, &ti);
+	tcp_get_info(stk, c, &ti);
 	assert_int_equal(ti.snd_mss, 1440);
 	assert_int_equal(ti.snd_wscale, 5);
 	assert_int_equal(ti.rcv_wscale, 7);
@@ -376,7 +376,7 @@ static void syncookie_without_ts(void **state)
 	send_seg(stk, &in, SEC + 1000);
 	c = tcp_accept(stk, l);
 	assert_non_null(c);
-	tcp_get_info(c, &ti);
+	tcp_get_info(stk, c, &ti);
 	assert_int_equal(ti.snd_mss, 1300);
 	assert_int_equal(ti.snd_wscale, 0);
 	assert_int_equal(ti.options & 5, 0);

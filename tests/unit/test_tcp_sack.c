@@ -179,7 +179,7 @@ static void dsack_for_duplicate(void **state)
 	assert_int_equal(CNT(stk, tcp_dsack_sent), 1);
 	/* Reported once: the next ACK has no block. */
 	data_seg(stk, iss, 500, 100, 1, 3000);
-	tcp_get_info(c, &(struct tcp_info_lite){0});
+	tcp_get_info(stk, c, &(struct tcp_info_lite){0});
 	stk_run_timers(stk, 3000 + 100000);
 	assert_int_equal(last_sack(stk, &out, blk), 0);
 	tcp_close(stk, c);
@@ -285,7 +285,7 @@ static void tail_loss_probe(void **state)
 	assert_int_equal(drain(stk), 4);
 	assert_int_equal(c->tkind, TK_TLP);
 	pto = c->t_main;
-	assert_true(pto < stk->now + c->rto_us);
+	assert_true(pto < stk->now + tcp_rto(c, tcp_conf(stk)));
 	stk_run_timers(stk, pto);
 	assert_int_equal(take_seg(stk, &out), 0);
 	assert_int_equal(out.seq, iss + 1 + 3 * 1448);

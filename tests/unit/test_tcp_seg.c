@@ -219,7 +219,7 @@ static void connect_synack_ack(void **state)
 	assert_int_equal(out.tsval, 25);
 	assert_int_equal(tcp_state(c), TCPS_ESTABLISHED);
 	assert_true(tcp_poll(c) & SOCK_EV_OUT);
-	tcp_get_info(c, &ti);
+	tcp_get_info(stk, c, &ti);
 	assert_int_equal(ti.snd_mss, 1400);
 	assert_int_equal(ti.snd_wscale, 2);
 	assert_int_equal(ti.rcv_wscale, 7);
@@ -962,7 +962,7 @@ static void fast_retransmit(void **state)
 	in.wnd = 8192;  /* scaled by 8: 64 KiB */
 	send_seg(stk, &in, 0);
 	c = tcp_accept(stk, l);
-	tcp_get_info(c, &ti);
+	tcp_get_info(stk, c, &ti);
 	assert_int_equal(ti.snd_wnd, 65536);
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (uint8_t)i;
@@ -986,7 +986,7 @@ static void fast_retransmit(void **state)
 	assert_int_equal(out.len, 1460);
 	assert_memory_equal(out.data, data, 1460);
 	assert_int_equal(CNT(stk, tcp_retransmits), 1);
-	tcp_get_info(c, &ti);
+	tcp_get_info(stk, c, &ti);
 	assert_int_equal(ti.snd_ssthresh, 2);  /* flight 4 segments / 2 */
 	tcp_close(stk, c);
 	tcp_close(stk, l);

@@ -134,7 +134,7 @@ static void idle_holds_no_buffers(void **state)
 	assert_int_equal(tcp_recv(pr.b, s, buf, sizeof(buf), 0), 3);
 	assert_null(c->sb);      /* acknowledged: send buffer freed */
 	assert_null(s->rb);      /* read: receive buffer freed */
-	assert_null(s->ooo);
+	assert_null(tcp_ooo_head(s));
 	printf("idle established connection: %zu bytes (TCB) + its hash bucket share\n",
 	       tcp_tcb_size());
 	tcp_close(pr.a, c);
