@@ -536,8 +536,7 @@ int tcp_connect(struct ust_stack *stk, struct tcb *tcb, uint32_t addr, uint16_t 
 	}
 	tcb->error = 0;
 	tcb->flags &= ~(TF_SHUT_RD | TF_SHUT_WR);
-	tcb->iss = tcp_isn(stk, tcb, stk->now);
-	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcb->iss;
+	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcp_isn(stk, tcb, stk->now);
 	tcb->rcv_mss = tcp_mss_for_mtu(stk);
 	if (tcb->user_mss && tcb->user_mss < tcb->rcv_mss)
 		tcb->rcv_mss = tcb->user_mss;

@@ -231,7 +231,8 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 		tcp_rtt_sample(tcb, ms * 1000u);
 	}
 	tcb->rexmits = 0;
-	tcb->recover = tcb->iss;  /* RFC 6582 3.2 (1) */
+	if (tcb->lx)
+		tcb->lx->recover = tcb->snd_una;  /* RFC 6582 3.2 (1): no event yet */
 	tcp_cc(tcb)->init(tcb);
 	tcp_set_state(stk, tcb, TCPS_ESTABLISHED);
 	tcb->tkind = TK_NONE;
@@ -325,8 +326,7 @@ static int cookie_child(struct ust_stack *stk, struct tcb *l, const struct tcp_s
 	c = child_new(stk, l, &syn);
 	if (!c)
 		return 1;
-	c->iss = seg->ack - 1;
-	c->snd_una = c->iss;
+	c->snd_una = seg->ack - 1;  /* the cookie was our ISS */
 	c->snd_nxt = c->snd_max = seg->ack;
 	if (c->flags & TF_WSCALE)
 		c->rcv_wscale = tcp_wscale_for(c->rcvbuf > stk->tcp->cfg.buf_max ? c->rcvbuf
@@ -381,8 +381,7 @@ static void listen_input(struct ust_stack *stk, struct tcb *l, const struct tcp_
 	c = child_new(stk, l, seg);
 	if (!c)
 		return;
-	c->iss = tcp_isn(stk, c, stk->now);
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->snd_una = c->snd_nxt = c->snd_max = tcp_isn(stk, c, stk->now);
 	tcp_send_syn(stk, c);
 	tcp_rearm_rexmit(stk, c);
 }
@@ -394,7 +393,7 @@ static void syn_sent_input(struct ust_stack *stk, struct tcb *tcb, const struct 
 	int ack_ok = 0;
 
 	if (seg->flags & TH_ACK) {
-		if (seq_le(seg->ack, tcb->iss) || seq_gt(seg->ack, tcb->snd_max)) {
+		if (seq_le(seg->ack, tcb->snd_una) || seq_gt(seg->ack, tcb->snd_max)) {
 			reply_rst_limited(stk, seg);  /* not for our SYN */
 			return;
 		}
@@ -560,14 +559,14 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 	}
 	tcb->rexmits = 0;
 	tcp_sack_trim(tcb);
-	if ((tcb->flags & TF_SACKREC) && seq_lt(seg->ack, tcb->recover)) {
+	if ((tcb->flags & TF_SACKREC) && tcp_below_recover(tcb, seg->ack)) {
 		/* RFC 6675 5 (C): a partial ACK in SACK recovery; the
 		 * scoreboard says what to resend (tcp_output). A head the
 		 * scoreboard cannot call lost yet is resent as NewReno would,
 		 * rather than waiting for the RTO at the tail of a window. */
 		if (!tcp_sack_lost_head(tcb) && seq_le(tcb->lx->high_rxt, tcb->snd_una))
 			tcp_sack_send_lost(stk, tcb, 1);
-	} else if ((tcb->flags & TF_FASTREC) && seq_lt(seg->ack, tcb->recover)) {
+	} else if ((tcb->flags & TF_FASTREC) && tcp_below_recover(tcb, seg->ack)) {
 		/* RFC 6582 3.2 (5): a partial ACK; the next hole is lost too.
 		 * Retransmit it at once, deflate by what was acked, stay. */
 		uint32_t mss = tcb->mss;
@@ -609,13 +608,13 @@ int tcp_sack_enter(struct ust_stack *stk, struct tcb *tcb)
 	 * at or above it is a new congestion event and halves the window;
 	 * one below it (a retransmission lost again) was paid for already
 	 * and is only repaired. */
-	if (seq_ge(tcb->snd_una, tcb->recover)) {
+	if (!tcp_below_recover(tcb, tcb->snd_una)) {
 		tcp_undo_save(tcb);
 		tcp_cc(tcb)->on_dupacks(tcb);
 		tcb->cwnd = tcb->ssthresh;
 	}
 	tcb->flags |= TF_FASTREC | TF_SACKREC;
-	tcb->recover = tcb->snd_max;
+	tcp_mark_recover(tcb);
 	tcb->lx->high_rxt = tcb->snd_una;
 	tcb->lx->prr_delivered = tcb->lx->prr_out = 0;  /* RFC 6937 3.1 */
 	tcb->lx->recover_fs = tcb->snd_max - tcb->snd_una;
@@ -633,11 +632,11 @@ static void on_dupack(struct ust_stack *stk, struct tcb *tcb)
 		if (!tcb->lx->by_time)
 			tcp_sack_enter(stk, tcb);  /* else RACK decides, by time */
 	} else if (tcb->dupacks == 3 && !(tcb->flags & TF_FASTREC) &&
-	           seq_ge(tcb->snd_una, tcb->recover)) {
+	           !tcp_below_recover(tcb, tcb->snd_una)) {
 		stk_count(stk, CNT_tcp_fast_recovery);
 		tcp_cc(tcb)->on_dupacks(tcb);
 		tcb->flags |= TF_FASTREC;
-		tcb->recover = tcb->snd_max;
+		tcp_mark_recover(tcb);
 		tcp_retransmit_head(stk, tcb);
 	} else if (tcb->dupacks > 3 && (tcb->flags & TF_FASTREC)) {
 		tcb->cwnd += tcb->mss;  /* step 4: inflate */

@@ -118,7 +118,7 @@ struct tcb {
 	uint32_t flags;
 
 	/* send sequence space (RFC 9293 3.3.1) */
-	uint32_t snd_una, snd_nxt, snd_max, iss;
+	uint32_t snd_una, snd_nxt, snd_max;  /* ISS is SND.UNA until the SYN is acked */
 	uint32_t snd_wnd, snd_wl1, snd_wl2;
 	/* receive sequence space */
 	uint32_t rcv_nxt, rcv_adv, irs;
@@ -135,7 +135,6 @@ struct tcb {
 	uint32_t cwnd, ssthresh;
 	uint32_t srtt_us, rttvar_us;   /* the RTO follows from them: tcp_rto */
 	uint32_t rtt_seq, rtt_start_ms;
-	uint32_t recover;             /* snd_max when fast recovery began */
 	uint32_t max_wnd;             /* largest window the peer offered (SWS) */
 
 	struct timer timer;           /* at min(t_main, t_delack) */
@@ -319,6 +318,9 @@ struct tcp_lossx {
 	uint8_t nrecent;
 	uint8_t dsack;              /* a D-SACK block is owed */
 	uint32_t high_rxt;          /* RFC 6675 HighRxt */
+	/* RFC 6582 `recover`, one past it: snd_max at the last congestion
+	 * event; SND.UNA when the structure was made (no event yet) */
+	uint32_t recover;
 	uint32_t fack;              /* highest SACKed byte + 1, kept or not */
 	/* receiver: starts of the out-of-order blocks last changed, most
 	 * recent first (RFC 2018 4), and the duplicate to report */
@@ -361,6 +363,14 @@ struct tcp_lossx {
 };
 struct tcp_lossx *tcp_lossx_get(struct tcb *tcb);  /* NULL when out of memory */
 void tcp_lossx_free(struct tcb *tcb);  /* and the segments held out of order */
+/* Whether seq is below `recover`: inside the window of the last congestion
+ * event, whose losses were paid for (RFC 6582 3.2 (2)). */
+static inline int tcp_below_recover(const struct tcb *tcb, uint32_t seq)
+{
+	return tcb->lx && (int32_t)(seq - tcb->lx->recover) < 0;
+}
+/* A congestion event: its window ends at SND.MAX. */
+void tcp_mark_recover(struct tcb *tcb);
 static inline struct pkt *tcp_ooo_head(const struct tcb *tcb)
 {
 	return tcb->lx ? tcb->lx->ooo : NULL;

@@ -256,7 +256,7 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
 	s.dst = tcb->raddr;
 	s.sport = tcb->lport;
 	s.dport = tcb->rport;
-	s.seq = tcb->iss;
+	s.seq = tcb->snd_una;  /* ISS: nothing is acknowledged before the SYN */
 	s.flags = TH_SYN;
 	if (synrcvd) {
 		s.flags |= TH_ACK;
@@ -267,7 +267,7 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
 	s.opt = opt;
 	s.optlen = syn_options(stk, tcb, opt, ws, ts,
 	                       synrcvd ? !!(tcb->flags & TF_SACK) : cfg->sack);
-	tcb->snd_nxt = tcb->iss + 1;
+	tcb->snd_nxt = tcb->snd_una + 1;
 	if (!tcb->rexmits)
 		tcb->rtt_start_ms = now_ms(stk);  /* the handshake is timed too */
 	if (seq_gt(tcb->snd_nxt, tcb->snd_max))

@@ -16,9 +16,19 @@
 
 struct tcp_lossx *tcp_lossx_get(struct tcb *tcb)
 {
-	if (!tcb->lx)
-		tcb->lx = calloc(1, sizeof(*tcb->lx));
+	if (!tcb->lx && (tcb->lx = calloc(1, sizeof(*tcb->lx))))
+		tcb->lx->recover = tcb->snd_una;
 	return tcb->lx;
+}
+
+/* Without the structure (no memory) the event is not remembered: the next
+ * loss in the same window reduces again, which is safe. */
+void tcp_mark_recover(struct tcb *tcb)
+{
+	struct tcp_lossx *x = tcp_lossx_get(tcb);
+
+	if (x)
+		x->recover = tcb->snd_max;
 }
 
 void tcp_lossx_free(struct tcb *tcb)
@@ -85,6 +95,10 @@ void tcp_sack_trim(struct tcb *tcb)
 		x->sb[0][0] = tcb->snd_una;
 	if (seq_lt(x->high_rxt, tcb->snd_una))
 		x->high_rxt = tcb->snd_una;
+	/* `recover` follows SND.UNA once passed, so it never falls 2^31
+	 * behind and reads as ahead (a long clean transfer). */
+	if (seq_lt(x->recover, tcb->snd_una))
+		x->recover = tcb->snd_una;
 	if (x->rack_on && seq_le(x->rack_hi, tcb->snd_una))
 		x->rack_on = 0;
 }
@@ -213,7 +227,7 @@ void tcp_undo_check(struct tcb *tcb)
 	struct tcp_lossx *x = tcb->lx;
 
 	if (!x || !x->undo_on || (tcb->flags & TF_FASTREC) || tcb->rexmits ||
-	    seq_lt(tcb->snd_una, tcb->recover) || x->undo_retrans > 0)
+	    tcp_below_recover(tcb, tcb->snd_una) || x->undo_retrans > 0)
 		return;
 	x->undo_on = 0;
 	if (tcb->cwnd < x->undo_cwnd)

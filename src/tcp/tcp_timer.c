@@ -150,7 +150,7 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 	 * segment times out twice (RFC 5681 3.1, eq. (4) note), nor when the
 	 * RTO ends a recovery that already reduced it (RFC 6582 `recover`),
 	 * or ssthresh and CUBIC's W_max would come from a collapsed cwnd. */
-	if (tcb->rexmits == 1 && seq_ge(tcb->snd_una, tcb->recover)) {
+	if (tcb->rexmits == 1 && !tcp_below_recover(tcb, tcb->snd_una)) {
 		tcp_undo_save(tcb);
 		tcp_cc(tcb)->on_timeout(tcb);
 	} else {
@@ -162,7 +162,7 @@ static void on_rexmit(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 	 * rest is resent from SND.UNA. */
 	if (tcb->lx)
 		tcb->lx->high_rxt = tcb->snd_una;
-	tcb->recover = tcb->snd_max;
+	tcp_mark_recover(tcb);
 	tcb->snd_nxt = tcb->snd_una;
 	tcp_output(stk, tcb);
 	tcp_set_main(stk, tcb, TK_REXMIT, now + tcp_rto_backed(tcb, cfg));

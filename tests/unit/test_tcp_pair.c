@@ -732,7 +732,7 @@ static void chaos_transfer(void **state)
 			struct tcb *t[2] = {tp.c, tp.s};
 			for (int k = 0; k < 2; k++)
 				printf("stall: now %.1f st %d una %u nxt %u max %u sb %u wnd %u cwnd %u rcv_nxt %u adv %u rb %u ooo %u tk %d tmain %llu\n",
-				       (double)pr.now / 1e6, t[k]->state, t[k]->snd_una - t[k]->iss, t[k]->snd_nxt - t[k]->iss, t[k]->snd_max - t[k]->iss, tcp_ring_len(t[k]->sb), t[k]->snd_wnd, t[k]->cwnd, t[k]->rcv_nxt - t[k]->irs, t[k]->rcv_adv - t[k]->rcv_nxt, tcp_ring_len(t[k]->rb), tcp_ooo_count(t[k]), t[k]->tkind, (unsigned long long)t[k]->t_main);
+				       (double)pr.now / 1e6, t[k]->state, t[k]->snd_una, t[k]->snd_nxt, t[k]->snd_max, tcp_ring_len(t[k]->sb), t[k]->snd_wnd, t[k]->cwnd, t[k]->rcv_nxt - t[k]->irs, t[k]->rcv_adv - t[k]->rcv_nxt, tcp_ring_len(t[k]->rb), tcp_ooo_count(t[k]), t[k]->tkind, (unsigned long long)t[k]->t_main);
 			printf("x0 sent %llu rcvd %llu x1 sent %llu rcvd %llu\n", (unsigned long long)x[0].sent, (unsigned long long)x[0].rcvd, (unsigned long long)x[1].sent, (unsigned long long)x[1].rcvd);
 		}
 		assert_true(done);
