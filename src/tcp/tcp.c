@@ -81,6 +81,8 @@ static void tcb_free_mem(struct ust_stack *stk, struct tcb *tcb)
 	tcp_lossx_free(tcb);
 	if (!(tcb->flags & TF_PASSIVE))
 		free(tcb->lq);
+	if (tcb->flags & TF_OWN_OPTS)
+		free(tcb->opt);
 	free(tcb);
 }
 
@@ -351,15 +353,34 @@ struct tcb *tcp_tcb_alloc(struct ust_stack *stk)
 	tcb->state = TCPS_CLOSED;
 	timer_init(&tcb->timer);
 	tcb->t_main = TIMER_NEVER;
-	tcb->t_delack = TIMER_NEVER;
-	tcb->sndbuf = cfg->sndbuf;
-	tcb->rcvbuf = cfg->rcvbuf;
-	tcb->keepidle_s = (uint16_t)cfg->keepidle_s;
-	tcb->keepintvl_s = (uint16_t)cfg->keepintvl_s;
-	tcb->keepcnt = cfg->keepcnt;
+	/* The defaults follow the configuration, which a program may have
+	 * changed since the last TCB was made. */
+	stk->tcp->dflt = (struct tcp_opts){
+		.sndbuf = cfg->sndbuf,
+		.rcvbuf = cfg->rcvbuf,
+		.keepidle_s = (uint16_t)cfg->keepidle_s,
+		.keepintvl_s = (uint16_t)cfg->keepintvl_s,
+		.keepcnt = cfg->keepcnt,
+	};
+	tcb->opt = &stk->tcp->dflt;
 	tcb->mss = TCP_DEFAULT_MSS;
 	tcb->ssthresh = UINT32_MAX;
 	return tcb;
+}
+
+struct tcp_opts *tcp_opts_own(struct tcb *tcb)
+{
+	struct tcp_opts *o;
+
+	if (tcb->flags & TF_OWN_OPTS)
+		return tcb->opt;
+	o = malloc(sizeof(*o));
+	if (!o)
+		return NULL;
+	*o = *tcb->opt;
+	tcb->opt = o;
+	tcb->flags |= TF_OWN_OPTS;
+	return o;
 }
 
 struct tcb *tcp_tcb_new(struct ust_stack *stk, void *app)
@@ -412,7 +433,8 @@ void tcp_done(struct ust_stack *stk, struct tcb *tcb, int err)
 {
 	tcp_ct_remove(stk, tcb);
 	timer_cancel(&stk->tcp_timers, &tcb->timer);
-	tcb->t_main = tcb->t_delack = TIMER_NEVER;
+	tcb->t_main = TIMER_NEVER;
+	tcb->flags &= ~TF_DELACK;
 	tcb->tkind = TK_NONE;
 	tcp_sb_free(tcb);
 	tcp_lossx_free(tcb);
@@ -448,7 +470,9 @@ uint32_t tcp_isn(const struct ust_stack *stk, const struct tcb *tcb, uint64_t no
 
 uint32_t tcp_sndbuf_free(const struct tcb *tcb)
 {
-	return tcp_ring_len(tcb->sb) >= tcb->sndbuf ? 0 : tcb->sndbuf - tcp_ring_len(tcb->sb);
+	uint32_t sndbuf = tcb->opt->sndbuf;
+
+	return tcp_ring_len(tcb->sb) >= sndbuf ? 0 : sndbuf - tcp_ring_len(tcb->sb);
 }
 
 /* --- calls from the runtime --- */
@@ -538,8 +562,8 @@ int tcp_connect(struct ust_stack *stk, struct tcb *tcb, uint32_t addr, uint16_t 
 	tcb->flags &= ~(TF_SHUT_RD | TF_SHUT_WR);
 	tcb->snd_una = tcb->snd_nxt = tcb->snd_max = tcp_isn(stk, tcb, stk->now);
 	tcb->rcv_mss = tcp_mss_for_mtu(stk);
-	if (tcb->user_mss && tcb->user_mss < tcb->rcv_mss)
-		tcb->rcv_mss = tcb->user_mss;
+	if (tcb->opt->user_mss && tcb->opt->user_mss < tcb->rcv_mss)
+		tcb->rcv_mss = tcb->opt->user_mss;
 	tcp_set_state(stk, tcb, TCPS_SYN_SENT);
 	stk_count(stk, CNT_tcp_active_opens);
 	tcp_send_syn(stk, tcb);
@@ -830,7 +854,7 @@ void tcp_close(struct ust_stack *stk, struct tcb *tcb)
 		break;
 	}
 	/* RFC 2525 2.17 and Linux: unread data, or linger 0, resets. */
-	if (tcp_ring_len(tcb->rb) || ((tcb->flags & TF_LINGER) && tcb->linger_s == 0)) {
+	if (tcp_ring_len(tcb->rb) || ((tcb->flags & TF_LINGER) && tcb->opt->linger_s == 0)) {
 		abort_conn(stk, tcb);
 		return;
 	}
@@ -887,6 +911,7 @@ uint32_t tcp_tx_bytes(const struct tcb *tcb) { return tcp_ring_len(tcb->sb); }
 int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val)
 {
 	uint32_t max = stk->tcp->cfg.buf_max;
+	struct tcp_opts *o;
 
 	switch (opt) {
 	case TCP_OPT_REUSEADDR:
@@ -910,10 +935,12 @@ int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val
 			v = max;
 		if (v < min)
 			v = min;
+		if (!(o = tcp_opts_own(tcb)))
+			return -ENOMEM;
 		if (opt == TCP_OPT_SNDBUF)
-			tcb->sndbuf = (uint32_t)v;
+			o->sndbuf = (uint32_t)v;
 		else
-			tcb->rcvbuf = (uint32_t)v;
+			o->rcvbuf = (uint32_t)v;
 		if (opt == TCP_OPT_RCVBUF)
 			tcb->flags |= TF_RCVBUF_SET;  /* auto-tuning stops there */
 		return 0;
@@ -922,29 +949,37 @@ int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val
 		if (val < 0) {
 			tcb->flags &= ~TF_LINGER;
 		} else {
+			if (!(o = tcp_opts_own(tcb)))
+				return -ENOMEM;
 			tcb->flags |= TF_LINGER;
-			tcb->linger_s = val > 255 ? 255 : (uint8_t)val;
+			o->linger_s = val > 255 ? 255 : (uint8_t)val;
 		}
 		return 0;
 	case TCP_OPT_MAXSEG:
 		if (val != 0 && (val < 88 || val > 32767))
 			return -EINVAL;
-		tcb->user_mss = (uint16_t)val;
+		if (!(o = tcp_opts_own(tcb)))
+			return -ENOMEM;
+		o->user_mss = (uint16_t)val;
 		return 0;
 	case TCP_OPT_KEEPIDLE:
 	case TCP_OPT_KEEPINTVL:
 		if (val < 1 || val > 32767)
 			return -EINVAL;
+		if (!(o = tcp_opts_own(tcb)))
+			return -ENOMEM;
 		if (opt == TCP_OPT_KEEPIDLE)
-			tcb->keepidle_s = (uint16_t)val;
+			o->keepidle_s = (uint16_t)val;
 		else
-			tcb->keepintvl_s = (uint16_t)val;
+			o->keepintvl_s = (uint16_t)val;
 		tcp_rearm_rexmit(stk, tcb);
 		return 0;
 	case TCP_OPT_KEEPCNT:
 		if (val < 1 || val > 127)
 			return -EINVAL;
-		tcb->keepcnt = (uint8_t)val;
+		if (!(o = tcp_opts_own(tcb)))
+			return -ENOMEM;
+		o->keepcnt = (uint8_t)val;
 		return 0;
 	}
 	return -ENOPROTOOPT;
@@ -957,15 +992,15 @@ int tcp_getopt(const struct ust_stack *stk, const struct tcb *tcb, enum tcp_opt 
 	case TCP_OPT_REUSEADDR: *val = !!(tcb->flags & TF_REUSEADDR); return 0;
 	case TCP_OPT_KEEPALIVE: *val = !!(tcb->flags & TF_KEEPALIVE); return 0;
 	case TCP_OPT_NODELAY: *val = !!(tcb->flags & TF_NODELAY); return 0;
-	case TCP_OPT_SNDBUF: *val = (int)tcb->sndbuf; return 0;
-	case TCP_OPT_RCVBUF: *val = (int)tcb->rcvbuf; return 0;
-	case TCP_OPT_LINGER: *val = (tcb->flags & TF_LINGER) ? tcb->linger_s : -1; return 0;
+	case TCP_OPT_SNDBUF: *val = (int)tcb->opt->sndbuf; return 0;
+	case TCP_OPT_RCVBUF: *val = (int)tcb->opt->rcvbuf; return 0;
+	case TCP_OPT_LINGER: *val = (tcb->flags & TF_LINGER) ? tcb->opt->linger_s : -1; return 0;
 	case TCP_OPT_MAXSEG:
-		*val = tcp_synchronized(tcb->state) ? tcb->mss : (tcb->user_mss ? tcb->user_mss : 536);
+		*val = tcp_synchronized(tcb->state) ? tcb->mss : (tcb->opt->user_mss ? tcb->opt->user_mss : 536);
 		return 0;
-	case TCP_OPT_KEEPIDLE: *val = tcb->keepidle_s; return 0;
-	case TCP_OPT_KEEPINTVL: *val = tcb->keepintvl_s; return 0;
-	case TCP_OPT_KEEPCNT: *val = tcb->keepcnt; return 0;
+	case TCP_OPT_KEEPIDLE: *val = tcb->opt->keepidle_s; return 0;
+	case TCP_OPT_KEEPINTVL: *val = tcb->opt->keepintvl_s; return 0;
+	case TCP_OPT_KEEPCNT: *val = tcb->opt->keepcnt; return 0;
 	}
 	return -ENOPROTOOPT;
 }
@@ -1049,7 +1084,7 @@ static const char *timer_name(const struct tcb *tcb)
 	};
 	if (tcb->tkind != TK_NONE && tcb->t_main != TIMER_NEVER)
 		return names[tcb->tkind];
-	if (tcb->t_delack != TIMER_NEVER)
+	if (tcb->flags & TF_DELACK)
 		return "delack";
 	return NULL;
 }
@@ -1073,7 +1108,7 @@ int tcp_format(const struct ust_stack *stk, const struct tcb *tcb, char *buf, si
 	fmt_addr(ra, sizeof(ra), tcb->raddr, tcb->rport);
 	if (tn) {
 		uint64_t at = tcb->tkind != TK_NONE && tcb->t_main != TIMER_NEVER ? tcb->t_main
-		                                                                : tcb->t_delack;
+		                                                                : tcp_delack_at(tcb, stk->now);
 		uint64_t left = at > stk->now ? at - stk->now : 0;
 		snprintf(tm, sizeof(tm), " timer:(%s,%llums,%u)", tn,
 		         (unsigned long long)(left / 1000), tcb->rexmits);

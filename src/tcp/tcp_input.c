@@ -4,6 +4,7 @@
  * states (3.10.7.4: sequence check, RST, SYN, ACK, text, FIN). A reader
  * looking for "a FIN in FIN_WAIT_2" finds it in on_fin() below. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/checksum.h"
@@ -180,8 +181,8 @@ static void take_syn_options(struct ust_stack *stk, struct tcb *tcb, const struc
 	uint16_t peer = seg->mss ? seg->mss : TCP_DEFAULT_MSS;
 	uint16_t ours = tcp_mss_for_mtu(stk);
 
-	if (tcb->user_mss && tcb->user_mss < ours)
-		ours = tcb->user_mss;
+	if (tcb->opt->user_mss && tcb->opt->user_mss < ours)
+		ours = tcb->opt->user_mss;
 	tcb->rcv_mss = ours;
 	tcb->mss = peer < ours ? peer : ours;
 	if (tcb->mss < 64)
@@ -223,7 +224,6 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 	                                      : (uint32_t)seg->wnd << tcb->snd_wscale;
 	tcb->max_wnd = tcb->snd_wnd;
 	tcb->snd_wl1 = seg->seq;
-	tcb->snd_wl2 = seg->ack;
 	if (tcb->rexmits == 0) {
 		/* Karn: a handshake without retransmission gives a sample. */
 		uint32_t ms = (tcb->flags & TF_TS) && seg->tsecr ? now_ms(stk) - seg->tsecr
@@ -241,17 +241,13 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 
 /* --- LISTEN (3.10.7.2) --- */
 
-static void child_inherit(struct tcb *c, const struct tcb *l)
+/* 0, or -1 when the listener's own options cannot be copied. */
+static int child_inherit(struct tcb *c, const struct tcb *l)
 {
 	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER | TF_RCVBUF_SET);
-	c->sndbuf = l->sndbuf;
-	c->rcvbuf = l->rcvbuf;
-	c->user_mss = l->user_mss;
-	c->keepidle_s = l->keepidle_s;
-	c->keepintvl_s = l->keepintvl_s;
-	c->keepcnt = l->keepcnt;
-	c->linger_s = l->linger_s;
 	c->cc_id = l->cc_id;
+	c->opt = l->opt;
+	return (l->flags & TF_OWN_OPTS) && !tcp_opts_own(c) ? -1 : 0;
 }
 
 /* A SYN_RCVD child of l for the SYN seg, on l's SYN queue and in the
@@ -261,11 +257,14 @@ static struct tcb *child_new(struct ust_stack *stk, struct tcb *l, const struct 
 	struct tcp_listen *lq = l->lq;
 	struct tcb *c = tcp_tcb_alloc(stk);
 
+	if (c && child_inherit(c, l)) {
+		free(c);  /* nothing of its own yet */
+		c = NULL;
+	}
 	if (!c) {
 		stk_count(stk, CNT_drop_nobuf);
 		return NULL;
 	}
-	child_inherit(c, l);
 	c->laddr = seg->dst;
 	c->lport = seg->dport;
 	c->raddr = seg->src;
@@ -329,9 +328,9 @@ static int cookie_child(struct ust_stack *stk, struct tcb *l, const struct tcp_s
 	c->snd_una = seg->ack - 1;  /* the cookie was our ISS */
 	c->snd_nxt = c->snd_max = seg->ack;
 	if (c->flags & TF_WSCALE)
-		c->rcv_wscale = tcp_wscale_for(c->rcvbuf > stk->tcp->cfg.buf_max ? c->rcvbuf
+		c->rcv_wscale = tcp_wscale_for(c->opt->rcvbuf > stk->tcp->cfg.buf_max ? c->opt->rcvbuf
 		                                                               : stk->tcp->cfg.buf_max);
-	c->rcv_adv = c->rcv_nxt + (c->rcvbuf > 65535 ? 65535 : c->rcvbuf);
+	c->rcv_adv = c->rcv_nxt + (c->opt->rcvbuf > 65535 ? 65535 : c->opt->rcvbuf);
 	c->rexmits = 1;  /* the cookie SYN-ACK was not timed: no RTT sample */
 	if (lq->acc_len > lq->backlog) {
 		lq->acc_overflows++;
@@ -690,12 +689,15 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
 		tcp_prr_ack(tcb, d > sacked0 ? (uint32_t)(d - sacked0) : 0);
 	}
 	/* Window update, when the segment is newer than the last one that
-	 * set it (SND.WL1/WL2). */
+	 * set it (RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ
+	 * and SND.WL2 =< SEG.ACK). SND.WL2 was an ACK already taken, so it
+	 * is at most SND.UNA as it stood before this one: an ACK not older
+	 * than that satisfies the rule; an older one (reordered) brings an
+	 * older window, and is not used. */
 	if (seq_lt(tcb->snd_wl1, seg->seq) ||
-	    (tcb->snd_wl1 == seg->seq && seq_le(tcb->snd_wl2, seg->ack))) {
+	    (tcb->snd_wl1 == seg->seq && seq_ge(seg->ack, una0))) {
 		tcb->snd_wnd = wnd;
 		tcb->snd_wl1 = seg->seq;
-		tcb->snd_wl2 = seg->ack;
 		if (wnd > tcb->max_wnd)
 			tcb->max_wnd = wnd;
 	}
@@ -916,8 +918,8 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 	if (seg->len && !(tcb->flags & TF_ACK_NOW)) {
 		if (++tcb->segs_unacked >= 2) {
 			ack_now(tcb);
-		} else if (tcb->t_delack == TIMER_NEVER) {
-			tcb->t_delack = stk->now + stk->tcp->cfg.delack_us;
+		} else if (!(tcb->flags & TF_DELACK)) {
+			tcp_delack_set(tcb, stk->now + stk->tcp->cfg.delack_us);
 			tcp_timer_update(stk, tcb);
 		}
 	}
@@ -1054,7 +1056,7 @@ static int sync_input(struct ust_stack *stk, struct tcb *tcb, struct tcp_seg *se
 	}
 	if (tcb->tkind == TK_KEEPALIVE) {
 		tcb->probes = 0;  /* the peer is alive: idle time starts again */
-		tcb->t_main = stk->now + (uint64_t)tcb->keepidle_s * 1000000u;
+		tcb->t_main = stk->now + (uint64_t)tcb->opt->keepidle_s * 1000000u;
 	}
 	return on_text(stk, tcb, seg, p);
 }

@@ -83,6 +83,8 @@ enum {
 	TF_HAVE_RTT = 1u << 20,   /* srtt/rttvar hold a measurement */
 	TF_RCVBUF_SET = 1u << 21, /* SO_RCVBUF set: auto-tuning stops there */
 	TF_MORE = 1u << 22,       /* MSG_MORE: a partial segment waits for more */
+	TF_DELACK = 1u << 23,     /* a delayed ACK is due at delack_lo */
+	TF_OWN_OPTS = 1u << 24,   /* opt is the TCB's own copy, not the stack's */
 	/* loss recovery (issue 5) */
 	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
 	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
@@ -96,6 +98,19 @@ enum tcp_tkind {
 
 struct tcp_listen;
 
+/* Socket options a TCB reads but rarely has changed. A TCB points to the
+ * stack's defaults (tcp_state.dflt, kept equal to tcp_config) until a
+ * setsockopt gives it its own copy (tcp_opts_own): 16 bytes a connection
+ * become 8, and a connection that set nothing follows the stack's
+ * defaults as a Linux socket follows the sysctls. */
+struct tcp_opts {
+	uint32_t sndbuf, rcvbuf;      /* SO_SNDBUF, SO_RCVBUF (doubled, clamped) */
+	uint16_t user_mss;            /* TCP_MAXSEG; 0: none */
+	uint16_t keepidle_s, keepintvl_s;
+	uint8_t keepcnt;
+	uint8_t linger_s;             /* SO_LINGER's time (TF_LINGER: on) */
+};
+
 /* A byte ring grown on demand (power-of-two capacity), freed when drained,
  * so an idle TCB holds a NULL pointer, not a descriptor: the send buffer
  * (byte i from SND.UNA) and the receive buffer (bytes in order, not yet
@@ -107,7 +122,11 @@ struct tcp_ring {
 static inline uint32_t tcp_ring_len(const struct tcp_ring *r) { return r ? r->len : 0; }
 
 /* Hot fields first: what every segment touches, then what data transfer
- * touches, then the rarely used. */
+ * touches, then the rarely used. 208 bytes, no holes: with its table slot
+ * and the runtime's socket an idle connection stays within 256 bytes
+ * (issue 6). What a connection needs only sometimes lives behind a
+ * pointer: the rings while data is queued, *lx after loss or reordering,
+ * *opt once a socket option is set. */
 struct tcb {
 	struct tcb *hnext;            /* connection table, or listener table */
 	uint32_t laddr, raddr;        /* host order */
@@ -117,9 +136,11 @@ struct tcb {
 	uint8_t snd_wscale, rcv_wscale;
 	uint32_t flags;
 
-	/* send sequence space (RFC 9293 3.3.1) */
-	uint32_t snd_una, snd_nxt, snd_max;  /* ISS is SND.UNA until the SYN is acked */
-	uint32_t snd_wnd, snd_wl1, snd_wl2;
+	/* send sequence space (RFC 9293 3.3.1); ISS is SND.UNA until the
+	 * SYN is acknowledged, and SND.WL2 is never above SND.UNA: neither
+	 * is kept */
+	uint32_t snd_una, snd_nxt, snd_max;
+	uint32_t snd_wnd, snd_wl1;
 	/* receive sequence space */
 	uint32_t rcv_nxt, rcv_adv, irs;
 	uint32_t ts_recent;           /* RFC 7323 4.3 */
@@ -133,17 +154,31 @@ struct tcb {
 
 	/* congestion control (RFC 5681) and RTT (RFC 6298) */
 	uint32_t cwnd, ssthresh;
-	uint32_t srtt_us, rttvar_us;   /* the RTO follows from them: tcp_rto */
-	uint32_t rtt_seq, rtt_start_ms;
+	uint32_t srtt_us, rttvar_us;  /* the RTO follows from them: tcp_rto */
+	/* RTT timing of one segment (RFC 6298 3, Karn) is for connections
+	 * without timestamps; PAWS's 24-day rule (RFC 7323 5.5) only for
+	 * those with them (TF_TS): they share the space. */
+	union {
+		uint32_t rtt_seq;
+		uint32_t ts_recent_age;   /* stk->now in seconds when ts_recent was set */
+	};
+	uint32_t rtt_start_ms;
 	uint32_t max_wnd;             /* largest window the peer offered (SWS) */
+	uint32_t delack_lo;           /* the delayed ACK's deadline, low 32 bits
+	                               * (always within a second of now):
+	                               * tcp_delack_at */
+	uint32_t last_send_ms;        /* last data sent: restart after idle */
+	uint8_t probes;               /* keepalive or zero-window probes unanswered */
+	uint8_t cc_id;                /* index in tcp_cc_table; 0: cubic */
+	uint8_t soft_error;           /* errno an ICMP error left (tcp_icmp.c):
+	                               * reported instead of ETIMEDOUT, as Linux */
 
-	struct timer timer;           /* at min(t_main, t_delack) */
+	struct timer timer;           /* at min(t_main, the delayed ACK) */
 	uint64_t t_main;              /* deadline of tkind */
-	uint64_t t_delack;            /* TIMER_NEVER: none */
 
 	struct tcp_ring *sb;          /* NULL: nothing unacknowledged or unsent */
 	struct tcp_ring *rb;          /* received in order, not yet read */
-	uint32_t sndbuf, rcvbuf;
+	struct tcp_opts *opt;         /* never NULL */
 	void *app;
 
 	/* Relations, by role. A passive child (TF_PASSIVE) points to its
@@ -162,26 +197,10 @@ struct tcb {
 		};
 	};
 
-	/* rare */
-	uint8_t probes;               /* keepalive or zero-window probes unanswered */
-	uint8_t keepcnt;
-	uint16_t user_mss;
-	uint16_t keepidle_s, keepintvl_s;
-	uint8_t linger_s;
-
-	/* hardening (issue 7), in the tail padding: sizeof stays 304 */
-	uint32_t ts_recent_age;       /* stk->now in seconds when ts_recent was
-	                               * set: RFC 7323 5.5 (24 days idle) */
-
-	/* loss recovery and congestion control (issue 5): two pointers and a
-	 * time; everything bigger lives in *lx, allocated at the first loss,
-	 * SACK block or out-of-order segment, so a clean connection pays 16
-	 * bytes */
+	/* loss recovery (issue 5): SACK scoreboard, RACK, PRR, CUBIC's
+	 * state, the out-of-order queue; allocated at the first loss, SACK
+	 * block or out-of-order segment */
 	struct tcp_lossx *lx;         /* NULL until needed (tcp_lossx_get) */
-	uint32_t last_send_ms;        /* last data sent: restart after idle */
-	uint8_t cc_id;                /* index in tcp_cc_table; 0: cubic */
-	uint8_t soft_error;           /* errno an ICMP error left (tcp_icmp.c):
-	                               * reported instead of ETIMEDOUT, as Linux */
 };
 
 struct tcp_listen {
@@ -208,6 +227,7 @@ struct tcp_ctable {
 struct tcp_state {
 	struct tcp_config cfg;
 	struct tcp_ctable ct;
+	struct tcp_opts dflt;         /* what TCBs without options of their own read */
 	struct tcb *lhash[TCP_LHASH];
 	struct tcb *bhash[TCP_BHASH];
 	uint32_t *port_users;         /* [65536]: TCBs holding each local port */
@@ -226,6 +246,9 @@ int tcp_ct_insert(struct ust_stack *stk, struct tcb *tcb);
 void tcp_ct_remove(struct ust_stack *stk, struct tcb *tcb);
 struct tcb *tcp_listener_lookup(struct ust_stack *stk, uint32_t laddr, uint16_t lport);
 struct tcb *tcp_tcb_alloc(struct ust_stack *stk);
+/* The TCB's own options, copied from what it read until now on first use
+ * (NULL: out of memory). */
+struct tcp_opts *tcp_opts_own(struct tcb *tcb);
 void tcp_port_ref(struct ust_stack *stk, uint16_t port);
 /* Moves tcb to CLOSED: out of the tables, timers stopped, buffers freed;
  * frees it when the application has let go. err: SO_ERROR to report. */
@@ -426,6 +449,20 @@ void tcp_sack_rcv_dup(struct tcb *tcb, uint32_t lo, uint32_t hi);
 /* Writes the SACK option (NOP NOP 5 len blocks) into o, at most room
  * bytes; returns its length (0: nothing to say). */
 size_t tcp_sack_option(struct tcb *tcb, uint8_t *o, size_t room);
+
+/* The delayed ACK's deadline (TIMER_NEVER: none). now is within 2^31 us
+ * of it: a delayed ACK is at most delack_us (at most a second) away. */
+static inline uint64_t tcp_delack_at(const struct tcb *tcb, uint64_t now)
+{
+	if (!(tcb->flags & TF_DELACK))
+		return TIMER_NEVER;
+	return now + (uint64_t)(int64_t)(int32_t)(tcb->delack_lo - (uint32_t)now);
+}
+static inline void tcp_delack_set(struct tcb *tcb, uint64_t at)
+{
+	tcb->delack_lo = (uint32_t)at;
+	tcb->flags |= TF_DELACK;
+}
 
 static inline uint32_t tcp_flight(const struct tcb *tcb) { return tcb->snd_nxt - tcb->snd_una; }
 

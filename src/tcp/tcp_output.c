@@ -184,9 +184,8 @@ static void seg_from_tcb(struct ust_stack *stk, struct tcb *tcb, struct seg_out 
 /* An ACK rides on every segment we send: the delayed ACK is paid. */
 static void ack_sent(struct tcb *tcb)
 {
-	tcb->t_delack = TIMER_NEVER;
 	tcb->segs_unacked = 0;
-	tcb->flags &= ~TF_ACK_NOW;
+	tcb->flags &= ~(TF_ACK_NOW | TF_DELACK);
 }
 
 void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags)
@@ -251,7 +250,7 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
 	int ts = synrcvd ? !!(tcb->flags & TF_TS) : cfg->timestamps;
 
 	memset(&s, 0, sizeof(s));
-	tcb->rcv_wscale = ws ? wscale_for(tcb->rcvbuf > cfg->buf_max ? tcb->rcvbuf : cfg->buf_max) : 0;
+	tcb->rcv_wscale = ws ? wscale_for(tcb->opt->rcvbuf > cfg->buf_max ? tcb->opt->rcvbuf : cfg->buf_max) : 0;
 	s.src = tcb->laddr;
 	s.dst = tcb->raddr;
 	s.sport = tcb->lport;

@@ -18,8 +18,8 @@ static uint32_t rcv_cap(const struct ust_stack *stk, const struct tcb *tcb)
 {
 	uint32_t max = stk->tcp->cfg.buf_max;
 
-	if ((tcb->flags & TF_RCVBUF_SET) || tcb->rcvbuf >= max)
-		return tcb->rcvbuf;
+	if ((tcb->flags & TF_RCVBUF_SET) || tcb->opt->rcvbuf >= max)
+		return tcb->opt->rcvbuf;
 	return max;
 }
 
@@ -29,7 +29,7 @@ static uint32_t rcv_init(const struct ust_stack *stk, const struct tcb *tcb)
 {
 	uint32_t def = stk->tcp->cfg.rcvbuf;
 
-	return tcb->rcvbuf < def ? tcb->rcvbuf : def;
+	return tcb->opt->rcvbuf < def ? tcb->opt->rcvbuf : def;
 }
 
 uint32_t tcp_rcv_space(const struct ust_stack *stk, const struct tcb *tcb)

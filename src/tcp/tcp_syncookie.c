@@ -95,7 +95,7 @@ void tcp_cookie_send(struct ust_stack *stk, const struct tcb *l, const struct tc
 	int ws = ts && seg->wscale != 0xff && cfg->wscale;
 	int sack = ts && seg->sack_ok && cfg->sack;  /* RFC 2018, when we do SACK */
 	uint16_t ours = tcp_mss_for_mtu(stk);
-	uint32_t buf = l->rcvbuf > cfg->buf_max ? l->rcvbuf : cfg->buf_max;
+	uint32_t buf = l->opt->rcvbuf > cfg->buf_max ? l->opt->rcvbuf : cfg->buf_max;
 	struct pkt *p = pkt_alloc(&stk->pool);
 	uint8_t *h;
 	size_t hl = TCP_HDR_LEN + 4 + (ts ? 12 : 0) + (ws ? 4 : 0) + (sack ? 4 : 0), o = TCP_HDR_LEN;
@@ -109,8 +109,8 @@ void tcp_cookie_send(struct ust_stack *stk, const struct tcb *l, const struct tc
 		stk_drop(stk, p, CNT_drop_nobuf);
 		return;
 	}
-	if (l->user_mss && l->user_mss < ours)
-		ours = l->user_mss;
+	if (l->opt->user_mss && l->opt->user_mss < ours)
+		ours = l->opt->user_mss;
 	memset(h, 0, hl);
 	wr16(h, seg->dport);
 	wr16(h + 2, seg->sport);
@@ -118,7 +118,7 @@ void tcp_cookie_send(struct ust_stack *stk, const struct tcb *l, const struct tc
 	wr32(h + 8, seg->seq + 1);
 	h[12] = (uint8_t)((hl / 4) << 4);
 	h[13] = TH_SYN | TH_ACK;
-	wr16(h + 14, (uint16_t)(l->rcvbuf > 65535 ? 65535 : l->rcvbuf));
+	wr16(h + 14, (uint16_t)(l->opt->rcvbuf > 65535 ? 65535 : l->opt->rcvbuf));
 	h[o++] = 2;
 	h[o++] = 4;
 	wr16(h + o, ours);

@@ -15,7 +15,8 @@
  * every segment. */
 void tcp_timer_update(struct ust_stack *stk, struct tcb *tcb)
 {
-	uint64_t next = tcb->t_main < tcb->t_delack ? tcb->t_main : tcb->t_delack;
+	uint64_t d = tcp_delack_at(tcb, stk->now);
+	uint64_t next = tcb->t_main < d ? tcb->t_main : d;
 
 	if (next == TIMER_NEVER) {
 		timer_cancel(&stk->tcp_timers, &tcb->timer);
@@ -101,7 +102,7 @@ void tcp_rearm_rexmit(struct ust_stack *stk, struct tcb *tcb)
 		if (tcb->tkind != TK_KEEPALIVE) {
 			tcb->probes = 0;
 			tcp_set_main(stk, tcb, TK_KEEPALIVE,
-			             stk->now + (uint64_t)tcb->keepidle_s * 1000000u);
+			             stk->now + (uint64_t)tcb->opt->keepidle_s * 1000000u);
 		}
 		return;
 	}
@@ -189,7 +190,7 @@ static void on_main(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 		return;
 	case TK_KEEPALIVE:
 		/* RFC 1122 4.2.3.6; Linux resets after keepcnt unanswered probes. */
-		if (tcb->probes >= tcb->keepcnt) {
+		if (tcb->probes >= tcb->opt->keepcnt) {
 			stk_count(stk, CNT_tcp_timeouts);
 			tcp_send_rst(stk, tcb);
 			tcp_done(stk, tcb, tcb->soft_error ? tcb->soft_error : ETIMEDOUT);
@@ -197,7 +198,7 @@ static void on_main(struct ust_stack *stk, struct tcb *tcb, uint64_t now)
 		}
 		send_probe(stk, tcb);
 		tcb->probes++;
-		tcp_set_main(stk, tcb, TK_KEEPALIVE, now + (uint64_t)tcb->keepintvl_s * 1000000u);
+		tcp_set_main(stk, tcb, TK_KEEPALIVE, now + (uint64_t)tcb->opt->keepintvl_s * 1000000u);
 		return;
 	case TK_RACK:
 		tcp_rack_timeout(stk, tcb);
@@ -219,8 +220,8 @@ void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now)
 	struct tcb *tcb = TCB_OF_TIMER(t);
 
 	stk->now = now > stk->now ? now : stk->now;
-	if (tcb->t_delack <= now) {
-		tcb->t_delack = TIMER_NEVER;
+	if (tcp_delack_at(tcb, now) <= now) {
+		tcb->flags &= ~TF_DELACK;
 		tcb->flags |= TF_ACK_NOW;
 		tcp_output(stk, tcb);
 	}

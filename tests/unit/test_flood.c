@@ -294,7 +294,7 @@ static uint64_t ooo_i;
  * receive buffer's worth of full segments when that is more (tcp_input.c). */
 static uint32_t ooo_bound(const struct flood *f)
 {
-	uint32_t n = live.s->rcvbuf / live.s->rcv_mss + 1;
+	uint32_t n = live.s->opt->rcvbuf / live.s->rcv_mss + 1;
 	return n > f->pr.a->tcp->cfg.ooo_max_segs ? n : f->pr.a->tcp->cfg.ooo_max_segs;
 }
 
