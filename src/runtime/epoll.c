@@ -313,7 +313,7 @@ static int ep_bind_rt(struct rt_ep *ep, struct rt_sock *s)
 {
 	struct ust_runtime *old = ep->rt;
 
-	if (old == s->rt)
+	if (old == sock_rt(s))
 		return 0;
 	if (old) {
 		bool live;
@@ -324,10 +324,10 @@ static int ep_bind_rt(struct rt_ep *ep, struct rt_sock *s)
 		if (live)
 			return EINVAL;
 	}
-	pthread_mutex_lock(&s->rt->lock);
-	s->rt->refs++;
-	pthread_mutex_unlock(&s->rt->lock);
-	ep->rt = s->rt;
+	pthread_mutex_lock(&sock_rt(s)->lock);
+	sock_rt(s)->refs++;
+	pthread_mutex_unlock(&sock_rt(s)->lock);
+	ep->rt = sock_rt(s);
 	if (old)
 		rt_put(old);
 	return 0;

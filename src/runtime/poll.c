@@ -35,7 +35,7 @@ uint32_t rt_sock_poll(struct rt_sock *s)
 {
 	uint32_t m = 0;
 
-	if (s->closed || !s->rt->stk)
+	if (s->closed || !sock_rt(s)->stk)
 		return POLLNVAL;
 	if (s->type == SOCK_DGRAM) {
 		/* datagram_poll: readable with a datagram queued, writable
@@ -121,10 +121,10 @@ static int ust_revents(struct pollfd *fds, nfds_t nfds, struct rt_sock **socks)
 			ready += fds[i].revents != 0;
 			continue;
 		}
-		pthread_mutex_lock(&s->rt->lock);
+		pthread_mutex_lock(&sock_rt(s)->lock);
 		fds[i].revents =
 			(short)(rt_sock_poll(s) & ((uint16_t)fds[i].events | POLLERR | POLLHUP | POLLNVAL));
-		pthread_mutex_unlock(&s->rt->lock);
+		pthread_mutex_unlock(&sock_rt(s)->lock);
 		ready += fds[i].revents != 0;
 	}
 	return ready;
@@ -141,12 +141,12 @@ static void waiters_add(struct pwait *w, struct pollfd *fds, nfds_t nfds)
 		epi->ep = &w->ep;
 		epi->s = s;
 		epi->events = (uint16_t)fds[i].events | POLLERR | POLLHUP;
-		pthread_mutex_lock(&s->rt->lock);
+		pthread_mutex_lock(&sock_rt(s)->lock);
 		if (!s->closed) {
 			epi->snext = s->epi;
 			s->epi = epi;
 		}
-		pthread_mutex_unlock(&s->rt->lock);
+		pthread_mutex_unlock(&sock_rt(s)->lock);
 	}
 }
 
@@ -158,14 +158,14 @@ static void waiters_del(struct pwait *w, nfds_t nfds)
 
 		if (!s)
 			continue;
-		pthread_mutex_lock(&s->rt->lock);
+		pthread_mutex_lock(&sock_rt(s)->lock);
 		for (pp = &s->epi; *pp; pp = &(*pp)->snext) {
 			if (*pp == &w->items[i]) {
 				*pp = w->items[i].snext;
 				break;
 			}
 		}
-		pthread_mutex_unlock(&s->rt->lock);
+		pthread_mutex_unlock(&sock_rt(s)->lock);
 	}
 }
 

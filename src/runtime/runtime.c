@@ -437,8 +437,34 @@ static int rt_alloc_sync(struct ust_runtime *rt)
 	return 0;
 }
 
+_Atomic(struct ust_runtime *) rt_ids[RT_IDS];
+static pthread_mutex_t rt_ids_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint32_t rt_ids_next;
+
+/* A free slot, searched from where the last search ended. */
+static int rt_id_take(struct ust_runtime *rt)
+{
+	int rc = ENFILE;
+
+	pthread_mutex_lock(&rt_ids_lock);
+	for (uint32_t n = 0; n < RT_IDS; n++) {
+		uint32_t i = (rt_ids_next + n) % RT_IDS;
+		if (!atomic_load_explicit(&rt_ids[i], memory_order_relaxed)) {
+			rt->id = (uint16_t)i;
+			atomic_store_explicit(&rt_ids[i], rt, memory_order_release);
+			rt_ids_next = i + 1;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rt_ids_lock);
+	return rc;
+}
+
 static void rt_free(struct ust_runtime *rt)
 {
+	if (rt_by_id(rt->id) == rt)
+		atomic_store_explicit(&rt_ids[rt->id], NULL, memory_order_release);
 	for (unsigned i = 0; i < RT_WQ_BUCKETS; i++)
 		pthread_cond_destroy(&rt->wq[i]);
 	pthread_cond_destroy(&rt->txspace);
@@ -457,6 +483,13 @@ struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, in
 		free(rt);
 		link_close(link);
 		*err = ENOMEM;
+		return NULL;
+	}
+	e = rt_id_take(rt);
+	if (e) {
+		link_close(link);
+		rt_free(rt);
+		*err = e;
 		return NULL;
 	}
 	rt->cfg = *rcfg;

@@ -94,6 +94,7 @@ struct rt_sock;
 
 struct ust_runtime {
 	pthread_mutex_t lock;          /* protects stk and every socket of it */
+	uint16_t id;                   /* its slot in rt_ids (sockets keep it) */
 	struct ust_stack *stk;         /* NULL once the runtime is stopped */
 	struct link *link;
 	struct rt_config cfg;
@@ -135,6 +136,15 @@ struct ust_runtime {
 	pthread_t ctl_thread;
 	char ctl_path[108];
 };
+
+/* Live runtimes by id: a slot is set by rt_start, before any socket of
+ * the runtime exists, and cleared when its memory goes, after the last. */
+#define RT_IDS 65536u
+extern _Atomic(struct ust_runtime *) rt_ids[RT_IDS];
+static inline struct ust_runtime *rt_by_id(uint16_t id)
+{
+	return atomic_load_explicit(&rt_ids[id], memory_order_acquire);
+}
 
 uint64_t rt_now_us(void);
 /* pthread_create with every signal blocked in the new thread: signals

@@ -33,14 +33,13 @@ struct rt_udp {
 	uint16_t peek_port;
 };
 
-/* One per open socket, 48 bytes: a stream socket's state lives in its
+/* One per open socket, 40 bytes: a stream socket's state lives in its
  * TCB, a datagram socket's in the struct rt_udp after it. */
 struct rt_sock {
-	struct ust_runtime *rt;
 	atomic_uint refs;
 	uint32_t idx;            /* fd - base: the wait queue id */
-	uint8_t type;            /* SOCK_DGRAM or SOCK_STREAM */
-	/* under rt->lock */
+	unsigned type : 2;       /* SOCK_DGRAM or SOCK_STREAM */
+	/* under the runtime's lock */
 	bool nonblock : 1, cloexec : 1;
 	bool closed : 1, bound : 1, connected : 1;  /* TCP: connected is SS_CONNECTED */
 	bool connecting : 1;     /* TCP: SS_CONNECTING (a connect in progress or
@@ -48,6 +47,7 @@ struct rt_sock {
 	bool shut_rd : 1, shut_wr : 1;  /* shutdown(2) */
 	/* SOL_SOCKET flags (sockopt.c); protocols read what they honour */
 	bool reuseaddr : 1, reuseport : 1, broadcast : 1, keepalive : 1, linger_on : 1;
+	uint16_t rt_id;          /* its runtime: sock_rt */
 	uint32_t waiters;        /* threads asleep on this socket */
 	struct rt_epi *epi;      /* epoll/poll registrations (epoll.h) */
 	struct rt_sock_opts *opt; /* NULL: every option below at its default */
@@ -59,6 +59,13 @@ struct rt_sock {
 		struct tcb *tcb;
 	} u;
 };
+
+/* A socket's runtime, by the id the runtime took at its start (a
+ * 2-byte id, not an 8-byte pointer, in every socket). */
+static inline struct ust_runtime *sock_rt(const struct rt_sock *s)
+{
+	return rt_by_id(s->rt_id);
+}
 
 /* The socket's options, allocated on first use (NULL: ENOMEM). */
 struct rt_sock_opts *rt_sock_opts_get(struct rt_sock *s);

@@ -23,7 +23,7 @@
 /* The core with its clock set, as tcp.h asks of every call. Locked. */
 static struct ust_stack *core(struct rt_sock *s)
 {
-	struct ust_stack *stk = s->rt->stk;
+	struct ust_stack *stk = sock_rt(s)->stk;
 
 	stk->now = rt_now_us();
 	return stk;
@@ -32,7 +32,7 @@ static struct ust_stack *core(struct rt_sock *s)
 /* After a wait: whether the socket was closed (or its stack stopped). */
 static bool gone(const struct rt_sock *s)
 {
-	return s->closed || !s->rt->stk || !s->u.tcb;
+	return s->closed || !sock_rt(s)->stk || !s->u.tcb;
 }
 
 static bool syn_state(int st)
@@ -47,7 +47,7 @@ int rt_tcp_create(struct rt_sock *s, struct tcb *adopt)
 		tcp_set_app(adopt, s);
 		return 0;
 	}
-	s->u.tcb = tcp_tcb_new(s->rt->stk, s);
+	s->u.tcb = tcp_tcb_new(sock_rt(s)->stk, s);
 	return s->u.tcb ? 0 : ENOMEM;
 }
 
@@ -58,10 +58,10 @@ void rt_tcp_release(struct rt_sock *s)
 	struct tcb *t = s->u.tcb;
 
 	s->u.tcb = NULL;
-	if (!t || !s->rt->stk)
+	if (!t || !sock_rt(s)->stk)
 		return;  /* a stopped stack freed its TCBs (tcp_fini) */
 	tcp_close(core(s), t);
-	rt_kick(s->rt);
+	rt_kick(sock_rt(s));
 }
 
 void rt_tcp_linger(struct rt_sock *s)
@@ -76,7 +76,7 @@ void rt_tcp_linger(struct rt_sock *s)
 	if ((st != TCPS_ESTABLISHED && st != TCPS_CLOSE_WAIT) || tcp_rx_bytes(s->u.tcb))
 		return;
 	tcp_shutdown(core(s), s->u.tcb, SHUT_WR);  /* the FIN, after the data */
-	rt_kick(s->rt);
+	rt_kick(sock_rt(s));
 	deadline = rt_now_us() + (uint64_t)rt_sock_linger_s(s) * 1000000u;
 	while (!gone(s)) {
 		st = tcp_state(s->u.tcb);
@@ -125,12 +125,12 @@ int rt_tcp_connect(struct rt_sock *s, uint32_t ip, uint16_t port)
 	if (s->connecting) {
 		err = EALREADY;
 	} else {
-		if (!routable(s->rt->stk, ip))
+		if (!routable(sock_rt(s)->stk, ip))
 			return ENETUNREACH;
 		rc = tcp_connect(core(s), s->u.tcb, ip, port);
 		if (rc < 0)
 			return -rc;
-		rt_kick(s->rt);  /* the SYN is queued; its timer is armed */
+		rt_kick(sock_rt(s));  /* the SYN is queued; its timer is armed */
 		s->connecting = true;
 		s->bound = true;
 		err = EINPROGRESS;
@@ -196,7 +196,7 @@ static int take_conn(struct rt_sock *s, struct tcb **c)
 
 int rt_tcp_accept(struct rt_sock *s, struct sockaddr *addr, socklen_t *addrlen, int flags)
 {
-	struct ust_runtime *rt = s->rt;
+	struct ust_runtime *rt = sock_rt(s);
 	struct rt_sock *n = NULL;
 	struct tcb *c = NULL;
 	uint32_t ip = 0;
@@ -251,7 +251,7 @@ int rt_tcp_shutdown(struct rt_sock *s, int how)
 {
 	int rc = tcp_shutdown(core(s), s->u.tcb, how);
 
-	rt_kick(s->rt);  /* a FIN may be queued */
+	rt_kick(sock_rt(s));  /* a FIN may be queued */
 	if (how != SHUT_WR)
 		s->shut_rd = true;
 	if (how != SHUT_RD)
@@ -260,7 +260,7 @@ int rt_tcp_shutdown(struct rt_sock *s, int how)
 	if (s->connecting && tcp_state(s->u.tcb) == TCPS_CLOSED)
 		s->connecting = false;
 	if (s->waiters)
-		rt_wake(s->rt, s->idx);
+		rt_wake(sock_rt(s), s->idx);
 	return rc < 0 ? -rc : 0;
 }
 
@@ -323,7 +323,7 @@ ssize_t rt_tcp_send(struct rt_sock *s, const struct iovec *iov, int iovcnt, int 
 		                : tcp_send(core(s), s->u.tcb, (const char *)iov[i].iov_base + off,
 		                           iov[i].iov_len - off, flags);
 		if (n >= 0) {
-			rt_kick(s->rt);
+			rt_kick(sock_rt(s));
 			done += (size_t)n;
 			off += (size_t)n;
 			if (i == iovcnt)
@@ -429,7 +429,7 @@ ssize_t rt_tcp_recv(struct rt_sock *s, const struct iovec *iov, int iovcnt, int 
 				}
 				/* The read may open the window (an ACK to send) or
 				 * free buffers a starved stack thread waits for. */
-				rt_kick(s->rt);
+				rt_kick(sock_rt(s));
 				done += (size_t)n;
 				off += (size_t)n;
 				continue;
@@ -485,7 +485,7 @@ static int core_set(struct rt_sock *s, enum tcp_opt o, int v)
 {
 	int rc = tcp_setopt(core(s), s->u.tcb, o, v);
 
-	rt_kick(s->rt);  /* TCP_NODELAY may push data; keepalive rearms a timer */
+	rt_kick(sock_rt(s));  /* TCP_NODELAY may push data; keepalive rearms a timer */
 	return rc < 0 ? -rc : 0;
 }
 
@@ -605,7 +605,7 @@ int rt_tcp_getsockopt(struct rt_sock *s, int level, int name, void *val, socklen
 			return ENOPROTOOPT;
 		}
 	}
-	rc = tcp_getopt(s->rt->stk, s->u.tcb, o, &v);
+	rc = tcp_getopt(sock_rt(s)->stk, s->u.tcb, o, &v);
 	if (rc < 0)
 		return -rc;
 out:

@@ -120,7 +120,7 @@ void rt_sock_put(struct rt_sock *s)
 
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	rt = s->rt;
+	rt = sock_rt(s);
 	free(s->opt);
 	free(s);
 	rt_put(rt);
@@ -184,9 +184,9 @@ unsigned rt_sock_waiters(int fd)
 
 	if (!s)
 		return 0;
-	pthread_mutex_lock(&s->rt->lock);
+	pthread_mutex_lock(&sock_rt(s)->lock);
 	n = s->waiters;
-	pthread_mutex_unlock(&s->rt->lock);
+	pthread_mutex_unlock(&sock_rt(s)->lock);
 	rt_sock_put(s);
 	return n;
 }
@@ -201,7 +201,7 @@ int rt_sock_wait(struct rt_sock *s, uint64_t deadline)
 	int rc;
 
 	s->waiters++;
-	rc = rt_wait(s->rt, s->idx, deadline);
+	rc = rt_wait(sock_rt(s), s->idx, deadline);
 	s->waiters--;
 	return rc == ETIMEDOUT ? EAGAIN : 0;
 }
@@ -244,7 +244,7 @@ struct rt_sock *rt_sock_new(struct ust_runtime *rt, int type, int flags, struct 
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
-	s->rt = rt;
+	s->rt_id = rt->id;
 	s->type = (uint8_t)type;
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	s->cloexec = (flags & SOCK_CLOEXEC) != 0;
@@ -322,7 +322,7 @@ int ust_socket(int domain, int type, int protocol)
 /* Detaches s from the core and wakes its sleepers. Under rt->lock. */
 static void sock_shut(struct rt_sock *s)
 {
-	struct ust_runtime *rt = s->rt;
+	struct ust_runtime *rt = sock_rt(s);
 	uint32_t src;
 	uint16_t port;
 	struct pkt *p;
@@ -363,11 +363,11 @@ int ust_close(int fd)
 	}
 	if (!s)  /* an epoll instance is a kernel fd (epoll.c) */
 		return rt_epoll_close(fd) == 0 ? 0 : rt_fail(EBADF);
-	pthread_mutex_lock(&s->rt->lock);
-	if (s->type == SOCK_STREAM && !s->closed && s->rt->stk)
+	pthread_mutex_lock(&sock_rt(s)->lock);
+	if (s->type == SOCK_STREAM && !s->closed && sock_rt(s)->stk)
 		rt_tcp_linger(s);  /* SO_LINGER with a time: waits for the FIN's ACK */
 	sock_shut(s);
-	pthread_mutex_unlock(&s->rt->lock);
+	pthread_mutex_unlock(&sock_rt(s)->lock);
 	rt_sock_put(s);
 	return 0;
 }
@@ -380,7 +380,7 @@ void rt_close_all(struct ust_runtime *rt)
 	pthread_mutex_lock(&fd_lock);
 	for (uint32_t i = 0; i < fd_next; i++) {
 		s = fd_slot(i);
-		if (!s || s->rt != rt)
+		if (!s || sock_rt(s) != rt)
 			continue;
 		if (n == cap) {
 			struct rt_sock **nv = realloc(v, (cap ? cap * 2 : 64) * sizeof(*v));
@@ -447,7 +447,7 @@ static int autobind(struct rt_sock *s)
 
 	if (s->bound)
 		return 0;
-	rc = udp_bind(s->rt->stk, &s->u.udp->pcb, 0, 0);
+	rc = udp_bind(sock_rt(s)->stk, &s->u.udp->pcb, 0, 0);
 	if (rc < 0)
 		return -rc;
 	s->bound = true;
@@ -457,19 +457,19 @@ static int autobind(struct rt_sock *s)
 /* Takes the socket's lock; EBADF when it was closed meanwhile. */
 int rt_sock_lock(struct rt_sock *s)
 {
-	pthread_mutex_lock(&s->rt->lock);
-	if (s->closed || !s->rt->stk) {
-		pthread_mutex_unlock(&s->rt->lock);
+	pthread_mutex_lock(&sock_rt(s)->lock);
+	if (s->closed || !sock_rt(s)->stk) {
+		pthread_mutex_unlock(&sock_rt(s)->lock);
 		return EBADF;
 	}
-	rt_hold(s->rt);
+	rt_hold(sock_rt(s));
 	return 0;
 }
 
 void rt_sock_unlock(struct rt_sock *s)
 {
-	rt_unhold(s->rt);  /* runs a reply that came in during the call */
-	pthread_mutex_unlock(&s->rt->lock);
+	rt_unhold(sock_rt(s));  /* runs a reply that came in during the call */
+	pthread_mutex_unlock(&sock_rt(s)->lock);
 }
 
 int ust_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -493,10 +493,10 @@ int ust_bind(int fd, const struct sockaddr *addr, socklen_t addrlen)
 		err = rt_tcp_bind(s, ip, port);
 	} else if (s->bound) {
 		err = EINVAL;
-	} else if (ip && !ipv4_is_local(s->rt->stk, ip)) {
+	} else if (ip && !ipv4_is_local(sock_rt(s)->stk, ip)) {
 		err = EADDRNOTAVAIL;
 	} else {
-		rc = udp_bind(s->rt->stk, &s->u.udp->pcb, ip, port);
+		rc = udp_bind(sock_rt(s)->stk, &s->u.udp->pcb, ip, port);
 		if (rc < 0)
 			err = -rc;
 		else
@@ -569,7 +569,7 @@ int ust_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 static int udp_send_locked(struct rt_sock *s, uint32_t ip, uint16_t port, const void *buf,
                            size_t len, bool nonblock)
 {
-	struct ust_runtime *rt = s->rt;
+	struct ust_runtime *rt = sock_rt(s);
 	uint64_t gen;
 	int rc;
 
@@ -668,7 +668,7 @@ static int next_datagram(struct rt_sock *s, bool nonblock, struct pkt **p, uint3
 	int err;
 
 	for (;;) {
-		if (s->closed || !s->rt->stk)
+		if (s->closed || !sock_rt(s)->stk)
 			return EBADF;
 		if (s->u.udp->peek) {
 			*p = s->u.udp->peek;
@@ -759,8 +759,8 @@ ssize_t ust_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *
 		} else {
 			pkt_free_chain(p);
 			/* A stack thread that ran out of buffers waits for this. */
-			if (s->rt->rx_starved)
-				rt_kick(s->rt);
+			if (sock_rt(s)->rx_starved)
+				rt_kick(sock_rt(s));
 		}
 	}
 	rt_sock_unlock(s);
@@ -991,7 +991,7 @@ int ust_getsockname(int fd, struct sockaddr *addr, socklen_t *addrlen)
 		/* A connected socket bound to ANY reports the source its route
 		 * picks: with one interface, the stack's address. */
 		if (!ip && s->connected)
-			ip = s->rt->stk->cfg.ip;
+			ip = sock_rt(s)->stk->cfg.ip;
 	}
 	rt_sock_unlock(s);
 	return rt_done(s, rt_put_sin(addr, addrlen, ip, port), 0);
@@ -1126,7 +1126,7 @@ int ust_shutdown(int fd, int how)
 	s->shut_rd |= how != SHUT_WR;
 	s->shut_wr |= how != SHUT_RD;
 	if (s->waiters)
-		rt_wake(s->rt, s->idx);
+		rt_wake(sock_rt(s), s->idx);
 	if (s->epi)
 		rt_epoll_notify(s, POLLIN | POLLOUT | POLLRDHUP | POLLHUP);  /* epoll.c */
 	err = s->connected ? 0 : ENOTCONN;
@@ -1164,7 +1164,7 @@ void rt_stat_sockets(struct ust_runtime *rt, FILE *out)
 	fprintf(out, "udp sockets\n");
 	for (uint32_t i = 0; i < fd_next; i++) {
 		s = fd_slot(i);
-		if (!s || s->rt != rt || s->closed)
+		if (!s || sock_rt(s) != rt || s->closed)
 			continue;
 		if (s->type != SOCK_DGRAM)
 			continue;  /* TCP's lines come from its tables (rt_tcp_stat) */

@@ -923,9 +923,23 @@ static void test_stat(void **state)
 	assert_int_equal(ust_close(l), 0);
 }
 
+/* Issue 6's budget: an idle connection's TCB, its slot in the connection
+ * table and its socket together at most 256 bytes. Buffers, loss state
+ * and options of its own are allocated only while used. */
+static void test_connection_budget(void **state)
+{
+	size_t tcb = tcp_tcb_size(), slot = sizeof(struct tcb *), sock = sizeof(struct rt_sock);
+	(void)state;
+
+	printf("idle connection: TCB %zu + table slot %zu + socket %zu = %zu bytes\n", tcb, slot,
+	       sock, tcb + slot + sock);
+	assert_true(tcb + slot + sock <= 256);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connection_budget),
 		cmocka_unit_test(test_socket),
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_accept_threads),
