@@ -12,6 +12,17 @@
 
 struct pkt_pool;
 
+/* Hints a link gives the core about a received frame (pkt.flags); a
+ * wrapper that changes frames (impairment) clears what no longer holds.
+ * PKT_F_CSUM_OK: the TCP checksum needs no check: the link computed it or
+ * filled it in (offload: the bytes never left this host's memory), or the
+ * kernel said it was checked (VIRTIO_NET_HDR_F_DATA_VALID). */
+#define PKT_F_CSUM_OK 0x1u
+/* More segments of the same TSO/GRO frame follow in order: the receiver
+ * may hold its ACK for the frame's last segment, as Linux ACKs one GRO
+ * packet, not each of the segments in it. */
+#define PKT_F_SEG_MORE 0x2u
+
 struct pkt {
 	struct pkt *next;      /* queue link: tx queue, ARP pending, socket rx */
 	struct pkt_pool *pool; /* the pool it returns to */
@@ -19,6 +30,7 @@ struct pkt {
 	uint32_t len;          /* valid bytes from data */
 	uint32_t meta;         /* free for the current owner (e.g. a next-hop IP) */
 	uint64_t ts;           /* free for the current owner (e.g. release time) */
+	uint32_t flags;        /* PKT_F_*: what the link vouches for; 0 from pkt_alloc */
 	uint8_t buf[PKT_HEADROOM + PKT_DATA_MAX];
 };
 

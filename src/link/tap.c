@@ -89,14 +89,27 @@ static bool fill_csum(uint8_t *f, size_t len, const struct virtio_net_hdr *h)
 	return true;
 }
 
+/* Whether the checksum fill_csum filled is the TCP checksum of an IPv4
+ * frame (PKT_F_CSUM_OK speaks for TCP's only). */
+static bool filled_tcp(const uint8_t *f, size_t len, const struct virtio_net_hdr *h)
+{
+	return len >= ETH_HDR_LEN + 20 && f[12] == 0x08 && f[13] == 0x00 &&
+	       f[ETH_HDR_LEN + 9] == 6 &&
+	       h->csum_start == ETH_HDR_LEN + (size_t)(f[ETH_HDR_LEN] & 0xf) * 4 &&
+	       h->csum_offset == 16;
+}
+
 /* Splits a TSO frame (VIRTIO_NET_HDR_GSO_TCPV4) into frames of gso_size
  * payload bytes each, as the kernel's own GSO would: the IP id counts up,
  * sequence numbers advance, FIN and PSH stay on the last, CWR on the first,
- * each checksum is computed whole. Segments go to t->pend. */
+ * each checksum is computed whole. Segments go to t->pend, marked
+ * PKT_F_CSUM_OK (the checksum was just computed over these very bytes) and,
+ * but the last, PKT_F_SEG_MORE (TCP ACKs the frame once). */
 static void split_tso(struct tap_link *t, struct pkt_pool *pool, const struct two *f,
                       const struct virtio_net_hdr *h)
 {
 	uint8_t hdr[TAP_HDR_MAX];
+	struct pkt *last = NULL;
 	size_t ihl, doff, hl, pay, mss = h->gso_size;
 	uint32_t seq, src, dst;
 	uint16_t id;
@@ -132,6 +145,8 @@ static void split_tso(struct tap_link *t, struct pkt_pool *pool, const struct tw
 
 		if (!q) {
 			t->l.rx_drops++;  /* TCP recovers the rest: a loss */
+			if (last)
+				last->flags &= ~PKT_F_SEG_MORE;  /* nothing follows it */
 			return;
 		}
 		memcpy(q->data, hdr, hl);
@@ -158,7 +173,9 @@ static void split_tso(struct tap_link *t, struct pkt_pool *pool, const struct tw
 		                           csum_pseudo(src, dst, 6, (uint16_t)(doff + len))));
 		tcp[16] = (uint8_t)(c >> 8);
 		tcp[17] = (uint8_t)c;
+		q->flags = PKT_F_CSUM_OK | (off + len < pay ? PKT_F_SEG_MORE : 0);
 		pktq_push(&t->pend, q);
+		last = q;
 		t->tso_segs++;
 	}
 	return;
@@ -212,6 +229,11 @@ static struct pkt *vnet_read(struct tap_link *t, struct pkt_pool *pool, bool *mo
 	}
 	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
 		t->csum_filled++;
+	/* Checked by the kernel already, or the TCP checksum filled here over
+	 * these bytes: the core need not sum them again. */
+	if ((h.flags & VIRTIO_NET_HDR_F_DATA_VALID) ||
+	    ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && filled_tcp(p->data, (size_t)r, &h)))
+		p->flags |= PKT_F_CSUM_OK;
 	p->len = (uint32_t)r;
 	return p;
 }

@@ -69,7 +69,8 @@ static int parse_options(const uint8_t *o, size_t n, struct tcp_seg *seg)
 	return 0;
 }
 
-int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct tcp_seg *seg)
+int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, int csum_ok,
+              struct tcp_seg *seg)
 {
 	uint32_t sum;
 
@@ -81,7 +82,7 @@ int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct
 	if (seg->hdr_len < TCP_HDR_LEN || seg->hdr_len > len)
 		return CNT_drop_tcp_hdr_len;
 	sum = csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)len);
-	if (csum_fold(csum_partial(buf, len, sum)) != 0)
+	if (!csum_ok && csum_fold(csum_partial(buf, len, sum)) != 0)
 		return CNT_drop_tcp_checksum;
 	seg->src = src;
 	seg->dst = dst;
@@ -854,6 +855,7 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
                     struct pkt *p)
 {
 	int fin = !!(seg->flags & TH_FIN);
+	int more = !!(p->flags & PKT_F_SEG_MORE);
 	int takes_data = tcb->state == TCPS_ESTABLISHED || tcb->state == TCPS_FIN_WAIT_1 ||
 	                 tcb->state == TCPS_FIN_WAIT_2;
 
@@ -910,9 +912,14 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 	if (fin && !(tcb->flags & TF_FIN_RCVD))
 		on_fin(stk, tcb);
 	/* Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): every second full
-	 * segment at once, otherwise within delack_us. */
+	 * segment at once, otherwise within delack_us. The segments of one
+	 * TSO frame the link split (PKT_F_SEG_MORE on all but the last) were
+	 * one send of the peer: they are ACKed together at the last, as Linux
+	 * ACKs a GRO packet, which spares the sender most of its ACK work. */
 	if (seg->len && !(tcb->flags & TF_ACK_NOW)) {
-		if (++tcb->segs_unacked >= 2) {
+		if (tcb->segs_unacked < UINT8_MAX)
+			tcb->segs_unacked++;
+		if (tcb->segs_unacked >= 2 && !more) {
 			ack_now(tcb);
 		} else if (tcb->t_delack == TIMER_NEVER) {
 			tcb->t_delack = stk->now + stk->tcp->cfg.delack_us;
@@ -1074,7 +1081,7 @@ void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip)
 	struct tcb *tcb;
 	uint32_t before, rq_before;
 	uint8_t st_before;
-	int rc = tcp_parse(p->data, p->len, ip->src, ip->dst, &seg);
+	int rc = tcp_parse(p->data, p->len, ip->src, ip->dst, !!(p->flags & PKT_F_CSUM_OK), &seg);
 
 	if (rc) {
 		stk_drop(stk, p, (enum stk_counter)rc);

@@ -53,8 +53,10 @@ struct tcp_seg {
 };
 
 /* 0, or the drop counter (enum stk_counter) saying why the bytes are not a
- * valid TCP segment from src to dst. */
-int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct tcp_seg *seg);
+ * valid TCP segment from src to dst. csum_ok: the link vouched for the
+ * checksum (PKT_F_CSUM_OK), which is then not summed again. */
+int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, int csum_ok,
+              struct tcp_seg *seg);
 
 /* --- the TCB --- */
 
