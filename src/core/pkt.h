@@ -14,9 +14,10 @@ struct pkt_pool;
 
 /* Hints a link gives the core about a received frame (pkt.flags); a
  * wrapper that changes frames (impairment) clears what no longer holds.
- * PKT_F_CSUM_OK: the TCP checksum needs no check: the link computed it or
- * filled it in (offload: the bytes never left this host's memory), or the
- * kernel said it was checked (VIRTIO_NET_HDR_F_DATA_VALID). */
+ * PKT_F_CSUM_OK: the TCP checksum needs no check (the field may hold only
+ * the pseudo-header sum): the bytes never left this host's memory and the
+ * kernel left the checksum to fill (offload), or it said it checked it
+ * (VIRTIO_NET_HDR_F_DATA_VALID). */
 #define PKT_F_CSUM_OK 0x1u
 /* More segments of the same TSO/GRO frame follow in order: the receiver
  * may hold its ACK for the frame's last segment, as Linux ACKs one GRO
