@@ -243,7 +243,8 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 
 static void child_inherit(struct tcb *c, const struct tcb *l)
 {
-	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER | TF_RCVBUF_SET);
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER | TF_RCVBUF_SET |
+	                        TF_SNDBUF_SET);
 	c->sndbuf = l->sndbuf;
 	c->rcvbuf = l->rcvbuf;
 	c->user_mss = l->user_mss;
@@ -584,8 +585,10 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 		tcp_cc(tcb)->on_recovery_end(tcb);  /* full ACK: RFC 6582 (3.2 step 3) */
 		tcb->dupacks = 0;
 	} else {
-		if (cwnd_limited)
+		if (cwnd_limited) {
 			tcp_cc(tcb)->on_ack(tcb, acked, stk->now);
+			tcp_sndbuf_expand(stk, tcb);
+		}
 		tcb->dupacks = 0;
 	}
 	/* Restart the retransmission timer for what remains (5.3). */

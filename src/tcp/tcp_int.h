@@ -85,6 +85,7 @@ enum {
 	TF_HAVE_RTT = 1u << 20,   /* srtt/rttvar hold a measurement */
 	TF_RCVBUF_SET = 1u << 21, /* SO_RCVBUF set: auto-tuning stops there */
 	TF_MORE = 1u << 22,       /* MSG_MORE: a partial segment waits for more */
+	TF_SNDBUF_SET = 1u << 23, /* SO_SNDBUF set: the send buffer does not grow */
 	/* loss recovery (issue 5) */
 	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
 	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
@@ -274,6 +275,7 @@ uint16_t tcp_mss_for_mtu(const struct ust_stack *stk);
 uint32_t tcp_rcv_space(const struct ust_stack *stk, const struct tcb *tcb); /* window now */
 void tcp_rcv_rtt_sample(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg);
 void tcp_rcv_space_adjust(struct ust_stack *stk, struct tcb *tcb, uint32_t n); /* n bytes read */
+void tcp_sndbuf_expand(const struct ust_stack *stk, struct tcb *tcb);  /* after cwnd grew */
 
 /* --- tcp_timer.c --- */
 void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now);
