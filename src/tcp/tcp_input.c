@@ -731,14 +731,21 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
 /* --- receiving data (seventh) and FIN (eighth) --- */
 
 #define TCP_RB_MIN 512u  /* first receive ring: small messages stay small */
+/* First ring for a segment of a TSO run (PKT_F_SEG_MORE): the rest of a
+ * 64 KB frame is right behind it. Growing from TCP_RB_MIN by doubling
+ * would copy the frame over again, and a reader that keeps up drains and
+ * frees the ring at about every frame. */
+#define TCP_RB_RUN 65536u
 
 /* Appends in-order bytes to the receive ring; the packet buffer goes back
  * to the pool at once, so unread data costs its bytes, not a 2 KB buffer.
  * 0, or -1 when memory is short: the bytes stay unacknowledged and the
  * peer sends them again. */
-static int rq_put(struct ust_stack *stk, struct tcb *tcb, const uint8_t *d, uint32_t n)
+static int rq_put(struct ust_stack *stk, struct tcb *tcb, const uint8_t *d, uint32_t n, int run)
 {
-	if (tcp_ring_put(&tcb->rb, d, n, TCP_RB_MIN)) {
+	uint32_t min = run && tcp_rcv_space(stk, tcb) >= TCP_RB_RUN ? TCP_RB_RUN : TCP_RB_MIN;
+
+	if (tcp_ring_put(&tcb->rb, d, n, min)) {
 		stk_count(stk, CNT_drop_tcp_rcv_mem);
 		return -1;
 	}
@@ -838,7 +845,7 @@ static void ooo_drain(struct ust_stack *stk, struct tcb *tcb)
 			continue;
 		}
 		pkt_pull(p, tcb->rcv_nxt - p->meta);
-		if (p->len && rq_put(stk, tcb, p->data, p->len)) {
+		if (p->len && rq_put(stk, tcb, p->data, p->len, 0)) {
 			pkt_free(p);
 			break;
 		}
@@ -902,7 +909,7 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 			tcp_sack_rcv_ooo(tcb, seg->seq);  /* RFC 2018 4: report it first */
 		return 0;
 	}
-	if (seg->len && rq_put(stk, tcb, seg->data, seg->len)) {
+	if (seg->len && rq_put(stk, tcb, seg->data, seg->len, more)) {
 		pkt_free(p);
 		return 0;
 	}
