@@ -731,10 +731,12 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
 /* --- receiving data (seventh) and FIN (eighth) --- */
 
 #define TCP_RB_MIN 512u  /* first receive ring: small messages stay small */
-/* First ring for a segment of a TSO run (PKT_F_SEG_MORE): the rest of a
- * 64 KB frame is right behind it. Growing from TCP_RB_MIN by doubling
- * would copy the frame over again, and a reader that keeps up drains and
- * frees the ring at about every frame. */
+/* First ring for a segment of a TSO run (PKT_F_SEG_MORE): at least this,
+ * and room for the window the peer may fill before our next ACK. The rest
+ * of a 64 KB frame is right behind the segment; growing from TCP_RB_MIN by
+ * doubling would copy what the ring holds at each step, and a bulk ring is
+ * freed whenever the reader catches up. Only the bytes written are
+ * touched, so the room costs address space, not memory. */
 #define TCP_RB_RUN 65536u
 
 /* Appends in-order bytes to the receive ring; the packet buffer goes back
@@ -743,8 +745,12 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
  * peer sends them again. */
 static int rq_put(struct ust_stack *stk, struct tcb *tcb, const uint8_t *d, uint32_t n, int run)
 {
-	uint32_t min = run && tcp_rcv_space(stk, tcb) >= TCP_RB_RUN ? TCP_RB_RUN : TCP_RB_MIN;
+	uint32_t min = TCP_RB_MIN, space = tcp_rcv_space(stk, tcb);
+	uint32_t wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
 
+	if (run && space >= TCP_RB_RUN)
+		for (min = TCP_RB_RUN; min < wnd && min < space;)
+			min *= 2;
 	if (tcp_ring_put(&tcb->rb, d, n, min)) {
 		stk_count(stk, CNT_drop_tcp_rcv_mem);
 		return -1;
