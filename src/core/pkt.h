@@ -23,6 +23,10 @@ struct pkt_pool;
  * may hold its ACK for the frame's last segment, as Linux ACKs one GRO
  * packet, not each of the segments in it. */
 #define PKT_F_SEG_MORE 0x2u
+/* A frame the core sends: its TCP checksum field holds only the
+ * pseudo-header sum, for the link to complete (stk_config.tx_csum_offload;
+ * the TAP hands it to the kernel as VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+#define PKT_F_CSUM_PARTIAL 0x4u
 
 struct pkt {
 	struct pkt *next;      /* queue link: tx queue, ARP pending, socket rx */

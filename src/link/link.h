@@ -46,6 +46,10 @@ struct link {
 	uint16_t mtu;
 	uint64_t rx_frames, tx_frames, tx_drops;
 	uint64_t rx_drops;     /* got but not delivered (too big, impaired away) */
+	/* tx_burst completes the TCP checksum of frames marked
+	 * PKT_F_CSUM_PARTIAL. Wrappers leave it off: a capture should show
+	 * the checksum, and a corruption must not be checksummed over. */
+	bool tx_csum_offload;
 };
 
 static inline unsigned link_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt **pkts,

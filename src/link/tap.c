@@ -396,6 +396,16 @@ static unsigned tx_gso_run(struct tap_link *t, struct pkt **pkts, unsigned n, bo
 	return k;
 }
 
+/* VIRTIO_NET_HDR_F_NEEDS_CSUM for a TCP/IPv4 frame whose checksum field
+ * holds the pseudo-header sum (PKT_F_CSUM_PARTIAL): the kernel sums from
+ * the TCP header on. */
+static void partial_csum_hdr(const struct pkt *p, struct virtio_net_hdr *h)
+{
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->csum_start = (uint16_t)(ETH_HDR_LEN + (size_t)(p->data[ETH_HDR_LEN] & 0xf) * 4);
+	h->csum_offset = 16;
+}
+
 static unsigned tap_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
 {
 	struct tap_link *t = (struct tap_link *)l;
@@ -403,10 +413,12 @@ static unsigned tap_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint
 	(void)now;
 
 	/* One write() per frame: the TAP takes exactly one frame per write.
-	 * With IFF_VNET_HDR an empty header leads it: checksums are done;
-	 * runs of one connection's segments go as one TSO frame. */
-	static const struct virtio_net_hdr none;
+	 * With IFF_VNET_HDR a header leads it: empty when the checksums are
+	 * done, NEEDS_CSUM when the core left the TCP one to the kernel
+	 * (PKT_F_CSUM_PARTIAL); runs of one connection's segments go as one
+	 * TSO frame. */
 	for (unsigned i = 0; i < n; i++) {
+		struct virtio_net_hdr h = { 0 };
 		bool ok = false;
 		unsigned k = t->tso ? tx_gso_run(t, pkts + i, n - i, &ok) : 0;
 
@@ -420,11 +432,13 @@ static unsigned tap_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint
 			i--;
 			continue;
 		}
+		if (pkts[i]->flags & PKT_F_CSUM_PARTIAL)
+			partial_csum_hdr(pkts[i], &h);
 		struct iovec iov[2] = {
-			{ .iov_base = (void *)&none, .iov_len = sizeof(none) },
+			{ .iov_base = &h, .iov_len = sizeof(h) },
 			{ .iov_base = pkts[i]->data, .iov_len = pkts[i]->len },
 		};
-		ssize_t w = t->vnet ? writev(t->fd, iov, 2) - (ssize_t)sizeof(none)
+		ssize_t w = t->vnet ? writev(t->fd, iov, 2) - (ssize_t)sizeof(h)
 		                    : write(t->fd, pkts[i]->data, pkts[i]->len);
 		if (w == (ssize_t)pkts[i]->len)
 			sent++;
@@ -600,6 +614,9 @@ static int tap_setup(struct tap_link *t, const struct tap_params *tp, char *errb
 	snprintf(t->l.name, sizeof(t->l.name), "%s", ifr.ifr_name);
 	if (t->vnet && tap_offload(t) < 0)
 		return fail(errno ? errno : ENOMEM, errbuf, errlen, name, "IFF_VNET_HDR setup");
+	/* With a vnet header every frame can say NEEDS_CSUM, whatever
+	 * TUNSETOFFLOAD took (that is about what we receive). */
+	t->l.tx_csum_offload = t->vnet;
 
 	/* A persistent TAP (ip tuntap add) belongs to whoever made it: attach
 	 * and leave its configuration alone. */

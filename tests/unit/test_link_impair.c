@@ -439,12 +439,14 @@ static void marking_close(struct link *l)
 
 /* rx: a frame the wrapper corrupted loses PKT_F_CSUM_OK (TCP must check
  * it now); one it left alone keeps it; no frame keeps PKT_F_SEG_MORE,
- * since drops and reordering break a split frame's run. */
+ * since drops and reordering break a split frame's run. tx: the wrapper
+ * does not offer the inner link's checksum offload (a frame it corrupts
+ * must not be checksummed after). */
 static void test_rx_marks(void **state)
 {
 	static const struct link_ops ops = { .rx_burst = marking_rx, .tx_burst = marking_tx,
 	                                     .close = marking_close };
-	struct marking_link m = { .l.ops = &ops, .left = 8 };
+	struct marking_link m = { .l.ops = &ops, .l.tx_csum_offload = true, .left = 8 };
 	struct impair_spec spec;
 	struct pkt_pool pool;
 	struct pkt *p[16];
@@ -459,6 +461,7 @@ static void test_rx_marks(void **state)
 		                              sizeof(msg)), 0);
 		struct link *w = link_impair_wrap(&m.l, &spec, &err);
 		assert_non_null(w);
+		assert_false(w->tx_csum_offload);
 		assert_int_equal(link_rx_burst(w, &pool, p, 16, 0), 8);
 		for (unsigned i = 0; i < 8; i++) {
 			assert_int_equal(p[i]->flags, corrupt ? 0u : PKT_F_CSUM_OK);

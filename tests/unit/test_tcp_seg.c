@@ -683,6 +683,51 @@ static void tso_run_acked_once(void **state)
 	stk_destroy(stk);
 }
 
+/* stk_config.tx_csum_offload: a segment leaves with only the pseudo-header
+ * sum in its checksum field, marked PKT_F_CSUM_PARTIAL, and summing it over
+ * that field (what the kernel does for NEEDS_CSUM) gives the checksum;
+ * without the offload the core computes the checksum itself. */
+static void tx_checksum_left_to_link(void **state)
+{
+	(void)state;
+	for (int offload = 0; offload < 2; offload++) {
+		struct stk_config cfg;
+		struct ust_stack *stk;
+		struct tcb *l;
+		struct tseg in;
+		struct pkt *p = NULL;
+
+		stk_config_default(&cfg);
+		cfg.pkt_pool_size = 512;
+		cfg.tx_csum_offload = (uint8_t)offload;
+		stk = mkstack_cfg(&cfg, 0);
+		learn_peer(stk, 0);
+		drain(stk);
+		l = listener(stk, 80, 8);
+		tseg_init(&in, PEER_ISS, 0, F_SYN);
+		in.mss = 1460;
+		send_seg(stk, &in, 0);
+		assert_int_equal(stk_tx_take(stk, &p, 1), 1);
+		assert_int_equal(get16(p->data + 12), 0x0800);
+		uint8_t *ip = p->data + 14, *t = ip + 20;
+		uint16_t tl = (uint16_t)(get16(ip + 2) - 20);
+		uint32_t ps = pseudo_sum(get32(ip + 12), get32(ip + 16), 6, tl);
+		assert_int_equal(ip[9], 6);
+		if (offload) {
+			assert_int_equal(p->flags, PKT_F_CSUM_PARTIAL);
+			assert_int_equal(get16(t + 16), (uint16_t)~ref_csum(t, 0, ps));
+			assert_int_not_equal(ref_csum(t, tl, ps), 0);
+			put16(t + 16, ref_csum(t, tl, 0));  /* the kernel's part */
+		} else {
+			assert_int_equal(p->flags, 0);
+		}
+		assert_int_equal(ref_csum(t, tl, ps), 0);
+		pkt_free(p);
+		tcp_close(stk, l);
+		stk_destroy(stk);
+	}
+}
+
 /* Out of order: a duplicate ACK at once, the hole's filling ACKs all. */
 static void out_of_order(void **state)
 {
@@ -1379,6 +1424,7 @@ int main(void)
 		cmocka_unit_test(delayed_ack),
 		cmocka_unit_test(link_checksum_mark),
 		cmocka_unit_test(tso_run_acked_once),
+		cmocka_unit_test(tx_checksum_left_to_link),
 		cmocka_unit_test(out_of_order),
 		cmocka_unit_test(fin_rides_on_data),
 		cmocka_unit_test(zero_window_persist),
