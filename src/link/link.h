@@ -92,8 +92,10 @@ struct tap_params {
 	uint16_t mtu;
 	/* IFF_VNET_HDR with TUNSETOFFLOAD (checksum, TSO4): the kernel may hand
 	 * over frames with the TCP checksum left to fill and 64 KB TSO frames;
-	 * the link completes and splits them into MTU-sized frames. Falls back
-	 * to plain frames when the kernel refuses. */
+	 * the link completes and splits them into MTU-sized frames (marked
+	 * PKT_F_CSUM_OK, PKT_F_SEG_MORE), and completes the TCP checksums of
+	 * frames marked PKT_F_CSUM_PARTIAL (tx_csum_offload). Falls back to
+	 * plain frames when the kernel refuses. */
 	bool offload;
 };
 /* Creates the TAP (IFF_TAP|IFF_NO_PI) when it does not exist and brings the
