@@ -85,7 +85,7 @@ enum {
 	TF_HAVE_RTT = 1u << 20,   /* srtt/rttvar hold a measurement */
 	TF_RCVBUF_SET = 1u << 21, /* SO_RCVBUF set: auto-tuning stops there */
 	TF_MORE = 1u << 22,       /* MSG_MORE: a partial segment waits for more */
-	TF_SNDBUF_SET = 1u << 23, /* SO_SNDBUF set: the send buffer does not grow */
+	TF_SNDBUF_SET = 1u << 25, /* SO_SNDBUF set: the send buffer does not grow */
 	/* loss recovery (issue 5) */
 	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
 	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
