@@ -735,8 +735,8 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
  * and room for the window the peer may fill before our next ACK. The rest
  * of a 64 KB frame is right behind the segment; growing from TCP_RB_MIN by
  * doubling would copy what the ring holds at each step, and a bulk ring is
- * freed whenever the reader catches up. Only the bytes written are
- * touched, so the room costs address space, not memory. */
+ * freed whenever the reader catches up. Pages are touched only as bytes
+ * are written, and the ring lives only while it holds unread data. */
 #define TCP_RB_RUN 65536u
 
 /* Appends in-order bytes to the receive ring; the packet buffer goes back
