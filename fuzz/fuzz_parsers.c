@@ -178,7 +178,7 @@ static void fuzz_tcp(const uint8_t *b, size_t n)
 	if (n < 8)
 		return;
 	n -= 8;
-	rc = tcp_parse(t, n, rd32(b), rd32(b + 4), &seg);
+	rc = tcp_parse(t, n, rd32(b), rd32(b + 4), 0, &seg);
 	check_rc(rc);
 	if (rc)
 		return;

@@ -341,7 +341,7 @@ static void fz_check_tx(struct fz_ctx *c, const uint8_t *f, size_t len)
 	n = ip.total_len - ip.hdr_len;
 	if (ip.proto == IP_PROTO_TCP) {
 		struct tcp_seg seg;
-		if (tcp_parse(b, n, ip.src, ip.dst, &seg))
+		if (tcp_parse(b, n, ip.src, ip.dst, 0, &seg))
 			fz_fail("tx: TCP segment that tcp_parse rejects", f, len);
 		if (seg.flags & TH_SYN)
 			c->last_syn_iss = seg.seq;

@@ -119,6 +119,8 @@ void ipv4_input(struct ust_stack *stk, struct pkt *p)
 		if (!p)
 			return;
 		p = linearize(p);
+		/* What a link said of one fragment says nothing of the whole. */
+		p->flags &= ~(PKT_F_CSUM_OK | PKT_F_SEG_MORE);
 	} else {
 		pkt_pull(p, ip.hdr_len);
 	}

@@ -39,6 +39,7 @@ struct pkt *pkt_alloc(struct pkt_pool *pool)
 	p->len = 0;
 	p->meta = 0;
 	p->ts = 0;
+	p->flags = 0;
 	return p;
 }
 
@@ -69,6 +70,7 @@ struct pkt *pkt_clone(struct pkt_pool *pool, const struct pkt *p)
 	c->len = p->len;
 	c->meta = p->meta;
 	c->ts = p->ts;
+	c->flags = p->flags;
 	memcpy(c->data, p->data, p->len);
 	return c;
 }

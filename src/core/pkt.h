@@ -12,6 +12,22 @@
 
 struct pkt_pool;
 
+/* Hints a link gives the core about a received frame (pkt.flags); a
+ * wrapper that changes frames (impairment) clears what no longer holds.
+ * PKT_F_CSUM_OK: the TCP checksum needs no check (the field may hold only
+ * the pseudo-header sum): the bytes never left this host's memory and the
+ * kernel left the checksum to fill (offload), or it said it checked it
+ * (VIRTIO_NET_HDR_F_DATA_VALID). */
+#define PKT_F_CSUM_OK 0x1u
+/* More segments of the same TSO/GRO frame follow in order: the receiver
+ * may hold its ACK for the frame's last segment, as Linux ACKs one GRO
+ * packet, not each of the segments in it. */
+#define PKT_F_SEG_MORE 0x2u
+/* A frame the core sends: its TCP checksum field holds only the
+ * pseudo-header sum, for the link to complete (stk_config.tx_csum_offload;
+ * the TAP hands it to the kernel as VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+#define PKT_F_CSUM_PARTIAL 0x4u
+
 struct pkt {
 	struct pkt *next;      /* queue link: tx queue, ARP pending, socket rx */
 	struct pkt_pool *pool; /* the pool it returns to */
@@ -19,6 +35,7 @@ struct pkt {
 	uint32_t len;          /* valid bytes from data */
 	uint32_t meta;         /* free for the current owner (e.g. a next-hop IP) */
 	uint64_t ts;           /* free for the current owner (e.g. release time) */
+	uint32_t flags;        /* PKT_F_*: what the link vouches for; 0 from pkt_alloc */
 	uint8_t buf[PKT_HEADROOM + PKT_DATA_MAX];
 };
 

@@ -50,6 +50,9 @@ struct stk_config {
 	 * icmp_msgs_per_sec 1000 and icmp_msgs_burst 50; 0: no limit */
 	uint32_t icmp_rate;
 	uint32_t icmp_burst;
+	/* The link completes TCP checksums (link.tx_csum_offload): segments
+	 * leave with the pseudo-header sum and PKT_F_CSUM_PARTIAL. 0: off. */
+	uint8_t tx_csum_offload;
 };
 
 void stk_config_default(struct stk_config *cfg);

@@ -161,6 +161,7 @@ static void impair_frame(struct impair_state *st, struct pkt *p, uint64_t now)
 		uint64_t r = rnd(&st->rng);
 		uint32_t at = ETH_HDR_LEN + (uint32_t)(r % (p->len - ETH_HDR_LEN));
 		p->data[at] ^= (uint8_t)(1u + (r >> 32) % 255u);
+		p->flags &= ~PKT_F_CSUM_OK;  /* the checksum must catch it now */
 		cnt_inc(&st->c.corrupted);
 	}
 	struct pkt *copy = NULL;
@@ -217,8 +218,12 @@ static unsigned impair_rx_burst(struct link *l, struct pkt_pool *pool, struct pk
 	hold_expire(st, now);
 	/* pkts[] is scratch until the held queue hands frames back. */
 	unsigned k = link_rx_burst(il->inner, pool, pkts, max, now);
-	for (unsigned i = 0; i < k; i++)
+	for (unsigned i = 0; i < k; i++) {
+		/* Dropped or reordered, a split frame's segments no longer
+		 * come as one run: each is ACKed as any other. */
+		pkts[i]->flags &= ~PKT_F_SEG_MORE;
 		impair_frame(st, pkts[i], now);
+	}
 	while (n < max && st->q.head && st->q.head->ts <= now)
 		pkts[n++] = pktq_pop(&st->q);
 	l->rx_frames += n;

@@ -46,6 +46,10 @@ struct link {
 	uint16_t mtu;
 	uint64_t rx_frames, tx_frames, tx_drops;
 	uint64_t rx_drops;     /* got but not delivered (too big, impaired away) */
+	/* tx_burst completes the TCP checksum of frames marked
+	 * PKT_F_CSUM_PARTIAL. Wrappers leave it off: a capture should show
+	 * the checksum, and a corruption must not be checksummed over. */
+	bool tx_csum_offload;
 };
 
 static inline unsigned link_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt **pkts,
@@ -88,8 +92,10 @@ struct tap_params {
 	uint16_t mtu;
 	/* IFF_VNET_HDR with TUNSETOFFLOAD (checksum, TSO4): the kernel may hand
 	 * over frames with the TCP checksum left to fill and 64 KB TSO frames;
-	 * the link completes and splits them into MTU-sized frames. Falls back
-	 * to plain frames when the kernel refuses. */
+	 * the link completes and splits them into MTU-sized frames (marked
+	 * PKT_F_CSUM_OK, PKT_F_SEG_MORE), and completes the TCP checksums of
+	 * frames marked PKT_F_CSUM_PARTIAL (tx_csum_offload). Falls back to
+	 * plain frames when the kernel refuses. */
 	bool offload;
 };
 /* Creates the TAP (IFF_TAP|IFF_NO_PI) when it does not exist and brings the

@@ -502,7 +502,9 @@ struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, in
 		e = errno;
 		goto fail;
 	}
-	rt->stk = stk_create(&rcfg->stk, rt_now_us(), &e);
+	/* A link that completes TCP checksums spares the core a pass. */
+	rt->cfg.stk.tx_csum_offload = link->tx_csum_offload;
+	rt->stk = stk_create(&rt->cfg.stk, rt_now_us(), &e);
 	if (!rt->stk) {
 		e = e < 0 ? -e : (e ? e : ENOMEM);
 		goto fail;

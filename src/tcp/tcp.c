@@ -941,8 +941,8 @@ int tcp_setopt(struct ust_stack *stk, struct tcb *tcb, enum tcp_opt opt, int val
 			o->sndbuf = (uint32_t)v;
 		else
 			o->rcvbuf = (uint32_t)v;
-		if (opt == TCP_OPT_RCVBUF)
-			tcb->flags |= TF_RCVBUF_SET;  /* auto-tuning stops there */
+		/* Auto-tuning stops there. */
+		tcb->flags |= opt == TCP_OPT_RCVBUF ? TF_RCVBUF_SET : TF_SNDBUF_SET;
 		return 0;
 	}
 	case TCP_OPT_LINGER:

@@ -70,7 +70,8 @@ static int parse_options(const uint8_t *o, size_t n, struct tcp_seg *seg)
 	return 0;
 }
 
-int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct tcp_seg *seg)
+int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, int csum_ok,
+              struct tcp_seg *seg)
 {
 	uint32_t sum;
 
@@ -82,7 +83,7 @@ int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct
 	if (seg->hdr_len < TCP_HDR_LEN || seg->hdr_len > len)
 		return CNT_drop_tcp_hdr_len;
 	sum = csum_pseudo(src, dst, IP_PROTO_TCP, (uint16_t)len);
-	if (csum_fold(csum_partial(buf, len, sum)) != 0)
+	if (!csum_ok && csum_fold(csum_partial(buf, len, sum)) != 0)
 		return CNT_drop_tcp_checksum;
 	seg->src = src;
 	seg->dst = dst;
@@ -244,7 +245,8 @@ static void established(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 /* 0, or -1 when the listener's own options cannot be copied. */
 static int child_inherit(struct tcb *c, const struct tcb *l)
 {
-	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER | TF_RCVBUF_SET);
+	c->flags |= l->flags & (TF_NODELAY | TF_KEEPALIVE | TF_REUSEADDR | TF_LINGER | TF_RCVBUF_SET |
+	                        TF_SNDBUF_SET);
 	c->cc_id = l->cc_id;
 	c->opt = l->opt;
 	return (l->flags & TF_OWN_OPTS) && !tcp_opts_own(c) ? -1 : 0;
@@ -580,8 +582,10 @@ static void ack_advance(struct ust_stack *stk, struct tcb *tcb, const struct tcp
 		tcp_cc(tcb)->on_recovery_end(tcb);  /* full ACK: RFC 6582 (3.2 step 3) */
 		tcb->dupacks = 0;
 	} else {
-		if (cwnd_limited)
+		if (cwnd_limited) {
 			tcp_cc(tcb)->on_ack(tcb, acked, stk->now);
+			tcp_sndbuf_expand(stk, tcb);
+		}
 		tcb->dupacks = 0;
 	}
 	/* Restart the retransmission timer for what remains (5.3). */
@@ -727,14 +731,27 @@ static int on_ack(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *
 /* --- receiving data (seventh) and FIN (eighth) --- */
 
 #define TCP_RB_MIN 512u  /* first receive ring: small messages stay small */
+/* First ring for a segment of a TSO run (PKT_F_SEG_MORE): at least this,
+ * and room for the window the peer may fill before our next ACK. The rest
+ * of a 64 KB frame is right behind the segment; growing from TCP_RB_MIN by
+ * doubling would copy what the ring holds at each step, and a bulk ring is
+ * freed whenever the reader catches up. Pages are touched only as bytes
+ * are written, and the ring lives only while it holds unread data. */
+#define TCP_RB_RUN 65536u
 
 /* Appends in-order bytes to the receive ring; the packet buffer goes back
  * to the pool at once, so unread data costs its bytes, not a 2 KB buffer.
  * 0, or -1 when memory is short: the bytes stay unacknowledged and the
  * peer sends them again. */
-static int rq_put(struct ust_stack *stk, struct tcb *tcb, const uint8_t *d, uint32_t n)
+static int rq_put(struct ust_stack *stk, struct tcb *tcb, const uint8_t *d, uint32_t n, int run)
 {
-	if (tcp_ring_put(&tcb->rb, d, n, TCP_RB_MIN)) {
+	uint32_t min = TCP_RB_MIN, space = tcp_rcv_space(stk, tcb);
+	uint32_t wnd = seq_gt(tcb->rcv_adv, tcb->rcv_nxt) ? tcb->rcv_adv - tcb->rcv_nxt : 0;
+
+	if (run && space >= TCP_RB_RUN)
+		for (min = TCP_RB_RUN; min < wnd && min < space;)
+			min *= 2;
+	if (tcp_ring_put(&tcb->rb, d, n, min)) {
 		stk_count(stk, CNT_drop_tcp_rcv_mem);
 		return -1;
 	}
@@ -838,7 +855,7 @@ static void ooo_drain(struct ust_stack *stk, struct tcb *tcb)
 			continue;
 		}
 		pkt_pull(p, tcb->rcv_nxt - p->meta);
-		if (p->len && rq_put(stk, tcb, p->data, p->len)) {
+		if (p->len && rq_put(stk, tcb, p->data, p->len, 0)) {
 			pkt_free(p);
 			break;
 		}
@@ -858,6 +875,7 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
                     struct pkt *p)
 {
 	int fin = !!(seg->flags & TH_FIN);
+	int more = !!(p->flags & PKT_F_SEG_MORE);
 	int takes_data = tcb->state == TCPS_ESTABLISHED || tcb->state == TCPS_FIN_WAIT_1 ||
 	                 tcb->state == TCPS_FIN_WAIT_2;
 
@@ -901,7 +919,7 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 			tcp_sack_rcv_ooo(tcb, seg->seq);  /* RFC 2018 4: report it first */
 		return 0;
 	}
-	if (seg->len && rq_put(stk, tcb, seg->data, seg->len)) {
+	if (seg->len && rq_put(stk, tcb, seg->data, seg->len, more)) {
 		pkt_free(p);
 		return 0;
 	}
@@ -914,9 +932,14 @@ static int on_text(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg 
 	if (fin && !(tcb->flags & TF_FIN_RCVD))
 		on_fin(stk, tcb);
 	/* Delayed ACK (RFC 9293 3.8.6.3, RFC 5681 4.2): every second full
-	 * segment at once, otherwise within delack_us. */
+	 * segment at once, otherwise within delack_us. The segments of one
+	 * TSO frame the link split (PKT_F_SEG_MORE on all but the last) were
+	 * one send of the peer: they are ACKed together at the last, as Linux
+	 * ACKs a GRO packet, which spares the sender most of its ACK work. */
 	if (seg->len && !(tcb->flags & TF_ACK_NOW)) {
-		if (++tcb->segs_unacked >= 2) {
+		if (tcb->segs_unacked < UINT8_MAX)
+			tcb->segs_unacked++;
+		if (tcb->segs_unacked >= 2 && !more) {
 			ack_now(tcb);
 		} else if (!(tcb->flags & TF_DELACK)) {
 			tcp_delack_set(tcb, stk->now + stk->tcp->cfg.delack_us);
@@ -1078,7 +1101,7 @@ void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip)
 	struct tcb *tcb;
 	uint32_t before, rq_before;
 	uint8_t st_before;
-	int rc = tcp_parse(p->data, p->len, ip->src, ip->dst, &seg);
+	int rc = tcp_parse(p->data, p->len, ip->src, ip->dst, !!(p->flags & PKT_F_CSUM_OK), &seg);
 
 	if (rc) {
 		stk_drop(stk, p, (enum stk_counter)rc);

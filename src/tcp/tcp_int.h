@@ -53,8 +53,10 @@ struct tcp_seg {
 };
 
 /* 0, or the drop counter (enum stk_counter) saying why the bytes are not a
- * valid TCP segment from src to dst. */
-int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, struct tcp_seg *seg);
+ * valid TCP segment from src to dst. csum_ok: the link vouched for the
+ * checksum (PKT_F_CSUM_OK), which is then not summed again. */
+int tcp_parse(const uint8_t *buf, size_t len, uint32_t src, uint32_t dst, int csum_ok,
+              struct tcp_seg *seg);
 
 /* --- the TCB --- */
 
@@ -85,6 +87,7 @@ enum {
 	TF_MORE = 1u << 22,       /* MSG_MORE: a partial segment waits for more */
 	TF_DELACK = 1u << 23,     /* a delayed ACK is due at delack_lo */
 	TF_OWN_OPTS = 1u << 24,   /* opt is the TCB's own copy, not the stack's */
+	TF_SNDBUF_SET = 1u << 25, /* SO_SNDBUF set: the send buffer does not grow */
 	/* loss recovery (issue 5) */
 	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
 	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
@@ -297,6 +300,7 @@ uint16_t tcp_mss_for_mtu(const struct ust_stack *stk);
 uint32_t tcp_rcv_space(const struct ust_stack *stk, const struct tcb *tcb); /* window now */
 void tcp_rcv_rtt_sample(struct ust_stack *stk, struct tcb *tcb, const struct tcp_seg *seg);
 void tcp_rcv_space_adjust(struct ust_stack *stk, struct tcb *tcb, uint32_t n); /* n bytes read */
+void tcp_sndbuf_expand(const struct ust_stack *stk, struct tcb *tcb);  /* after cwnd grew */
 
 /* --- tcp_timer.c --- */
 void tcp_timer_fire(struct ust_stack *stk, struct timer *t, uint64_t now);

@@ -164,7 +164,14 @@ static int emit(struct ust_stack *stk, const struct seg_out *s)
 		memcpy(h + TCP_HDR_LEN, s->opt, s->optlen);
 	tcp_ring_copy(s->sb, s->off, h + hl, s->len);
 	sum = csum_pseudo(s->src, s->dst, IP_PROTO_TCP, (uint16_t)(hl + s->len));
-	wr16(h + 16, csum_fold(csum_partial(h, hl + s->len, sum)));
+	/* The link completes the checksum (offload) unless IP must fragment
+	 * the segment, which the MSS prevents but a tiny MTU would not. */
+	if (stk->cfg.tx_csum_offload && IPV4_HDR_LEN + hl + s->len <= stk->cfg.mtu) {
+		wr16(h + 16, (uint16_t)~csum_fold(sum));
+		p->flags |= PKT_F_CSUM_PARTIAL;
+	} else {
+		wr16(h + 16, csum_fold(csum_partial(h, hl + s->len, sum)));
+	}
 	stk_count(stk, CNT_tcp_segs_out);
 	return ip_output(stk, p, s->src, s->dst, IP_PROTO_TCP);
 }

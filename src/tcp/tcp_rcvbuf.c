@@ -1,12 +1,13 @@
-/* Receive window auto-tuning (issue 5), the idea of Linux's dynamic right
- * sizing: the window a receiver advertises should be about twice what the
- * application reads per round trip, so a sender in slow start is never
- * held back by it, and no bigger, so an idle or slow reader does not
- * invite a flight it cannot take. The window starts at the default
- * receive buffer (tcp_config.rcvbuf) and grows, measured once per RTT,
- * up to SO_RCVBUF when the application set it, or up to buf_max. The
+/* Buffer auto-tuning. The receive window (issue 5), the idea of Linux's
+ * dynamic right sizing: the window a receiver advertises should be about
+ * twice what the application reads per round trip, so a sender in slow
+ * start is never held back by it, and no bigger, so an idle or slow reader
+ * does not invite a flight it cannot take. The window starts at the
+ * default receive buffer (tcp_config.rcvbuf) and grows, measured once per
+ * RTT, up to SO_RCVBUF when the application set it, or up to buf_max. The
  * measurement lives in the side structure (struct tcp_lossx), allocated
- * only once a connection has received more than its first window. */
+ * only once a connection has received more than its first window. The
+ * send buffer follows the congestion window (tcp_sndbuf_expand). */
 #include "core/stack.h"
 #include "tcp/tcp_int.h"
 
@@ -96,4 +97,25 @@ void tcp_rcv_space_adjust(struct ust_stack *stk, struct tcb *tcb, uint32_t n)
 		x->rcv_space = (uint32_t)want;
 	x->rcv_t0 = stk->now;
 	x->rcv_copied = 0;
+}
+
+/* The send buffer grows with the congestion window, as Linux's
+ * tcp_sndbuf_expand: room for two windows, so that the application's next
+ * writes are in the buffer before the ACKs that let them out, and a
+ * sender that keeps the window full is not held to one write per round
+ * trip (with the default 64 KB, one TSO frame). Never past buf_max, nor
+ * past a size the application set (SO_SNDBUF); never smaller. A grown
+ * size is the connection's own option (as getsockopt shows it on Linux),
+ * so only connections that grew pay for a copy. The ring itself grows
+ * only as data is written and is freed when drained. */
+void tcp_sndbuf_expand(const struct ust_stack *stk, struct tcb *tcb)
+{
+	uint64_t want = 2 * (uint64_t)tcb->cwnd;
+	uint32_t max = stk->tcp->cfg.buf_max;
+	struct tcp_opts *o;
+
+	if ((tcb->flags & TF_SNDBUF_SET) || want <= tcb->opt->sndbuf || tcb->opt->sndbuf >= max ||
+	    !(o = tcp_opts_own(tcb)))
+		return;
+	o->sndbuf = want < max ? (uint32_t)want : max;
 }

@@ -403,6 +403,76 @@ static void test_corrupt(void **state)
 	rig_down(&r);
 }
 
+/* An inner link that hands over frames marked as the TAP marks them. */
+struct marking_link {
+	struct link l;
+	unsigned left;
+};
+
+static unsigned marking_rx(struct link *l, struct pkt_pool *pool, struct pkt **pkts, unsigned max,
+                           uint64_t now)
+{
+	struct marking_link *m = (struct marking_link *)l;
+	unsigned n = 0;
+	(void)now;
+
+	while (n < max && m->left) {
+		pkts[n] = frame(pool, m->left--, 100);
+		pkts[n++]->flags = PKT_F_CSUM_OK | PKT_F_SEG_MORE;
+	}
+	return n;
+}
+
+static unsigned marking_tx(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
+{
+	(void)l;
+	(void)now;
+	for (unsigned i = 0; i < n; i++)
+		pkt_free(pkts[i]);
+	return n;
+}
+
+static void marking_close(struct link *l)
+{
+	(void)l;
+}
+
+/* rx: a frame the wrapper corrupted loses PKT_F_CSUM_OK (TCP must check
+ * it now); one it left alone keeps it; no frame keeps PKT_F_SEG_MORE,
+ * since drops and reordering break a split frame's run. tx: the wrapper
+ * does not offer the inner link's checksum offload (a frame it corrupts
+ * must not be checksummed after). */
+static void test_rx_marks(void **state)
+{
+	static const struct link_ops ops = { .rx_burst = marking_rx, .tx_burst = marking_tx,
+	                                     .close = marking_close };
+	struct marking_link m = { .l.ops = &ops, .l.tx_csum_offload = true, .left = 8 };
+	struct impair_spec spec;
+	struct pkt_pool pool;
+	struct pkt *p[16];
+	char msg[128];
+	int err = 0;
+	(void)state;
+
+	assert_int_equal(pkt_pool_init(&pool, 64), 0);
+	for (int corrupt = 0; corrupt < 2; corrupt++) {
+		m.left = 8;
+		assert_int_equal(impair_parse(corrupt ? "rx-corrupt=100%" : "rx-loss=0%", &spec, msg,
+		                              sizeof(msg)), 0);
+		struct link *w = link_impair_wrap(&m.l, &spec, &err);
+		assert_non_null(w);
+		assert_false(w->tx_csum_offload);
+		assert_int_equal(link_rx_burst(w, &pool, p, 16, 0), 8);
+		for (unsigned i = 0; i < 8; i++) {
+			assert_int_equal(p[i]->flags, corrupt ? 0u : PKT_F_CSUM_OK);
+			pkt_free(p[i]);
+		}
+		link_close(w);
+	}
+	assert_int_equal(pool.nfree, 64);
+	pkt_pool_fini(&pool);
+}
+
 static void test_rate(void **state)
 {
 	struct rig r;
@@ -530,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_reorder),
 		cmocka_unit_test(test_dup),
 		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_rx_marks),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_jitter),
 		cmocka_unit_test(test_directions_independent),

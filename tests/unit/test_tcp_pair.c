@@ -153,6 +153,37 @@ static void transfer_4mb(void **state)
 	pair_fini(&pr);
 }
 
+/* The send buffer grows with cwnd (twice it, as Linux's
+ * tcp_sndbuf_expand) up to buf_max, so a bulk sender is not held to one
+ * buffer per round trip; one set with SO_SNDBUF stays as set. */
+static void sndbuf_follows_cwnd(void **state)
+{
+	for (int set = 0; set < 2; set++) {
+		struct pair pr;
+		struct tcb_pair tp;
+		struct xfer x;
+		int v = 0;
+		(void)state;
+		pair_init(&pr);
+		open_conn(&pr, &tp, 8);
+		if (set)
+			assert_int_equal(tcp_setopt(pr.a, tp.c, TCP_OPT_SNDBUF, 40000), 0);
+		x = (struct xfer){pr.a, pr.b, tp.c, tp.s, 4u << 20, 0, 0, 3, 0};
+		assert_true(run_xfers(&pr, &x, 1, pr.now + 600 * SEC));
+		assert_int_equal(x.bad, 0);
+		assert_int_equal(tcp_getopt(pr.a, tp.c, TCP_OPT_SNDBUF, &v), 0);
+		if (set) {
+			assert_int_equal(v, 80000);
+		} else {
+			assert_true((uint32_t)v > tcp_conf(pr.a)->sndbuf);
+			assert_true((uint32_t)v <= tcp_conf(pr.a)->buf_max);
+			assert_true((uint64_t)v >= (uint64_t)tp.c->cwnd ||
+			            (uint32_t)v == tcp_conf(pr.a)->buf_max);
+		}
+		pair_fini(&pr);
+	}
+}
+
 /* Every 13th data segment from A is lost, every 17th ACK from B. */
 static int lossy(struct pair *pr, int dir, const struct tseg *s, void *arg)
 {
@@ -755,6 +786,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(transfer_4mb),
+		cmocka_unit_test(sndbuf_follows_cwnd),
 		cmocka_unit_test(transfer_under_loss),
 		cmocka_unit_test(simultaneous_open),
 		cmocka_unit_test(close_in_syn_rcvd),

@@ -573,6 +573,161 @@ static void delayed_ack(void **state)
 	stk_destroy(stk);
 }
 
+/* A segment handed over with link hints (PKT_F_*), as the TAP marks them. */
+static void send_seg_marked(struct ust_stack *stk, const struct tseg *s, uint32_t flags,
+                            int break_csum, uint64_t now)
+{
+	uint8_t f[2200];
+	size_t n = mk_tcp(f, s);
+	struct pkt *p = pkt_alloc(&stk->pool);
+
+	assert_non_null(p);
+	if (break_csum)
+		f[14 + 20 + 16] ^= 0x55;
+	memcpy(pkt_put(p, n), f, n);
+	p->flags = flags;
+	stk_rx_burst(stk, &p, 1, now);
+}
+
+/* PKT_F_CSUM_OK: the link vouched for the checksum, so the core does not
+ * sum the segment again (a wrong field goes through); without the mark
+ * the same bytes are dropped as corrupt. */
+static void link_checksum_mark(void **state)
+{
+	struct ust_stack *stk = stack();
+	struct tcb *l = listener(stk, 80, 8), *c;
+	struct tseg in, out;
+	uint32_t iss, seq = PEER_ISS + 1;
+	char buf[64];
+	(void)state;
+	c = passive_open(stk, l, &iss, 0);
+	tseg_init(&in, seq, iss + 1, F_ACK | F_PSH);
+	memcpy(in.data, "hello", 5);
+	in.len = 5;
+	send_seg_marked(stk, &in, 0, 1, SEC);
+	assert_int_equal(CNT(stk, drop_tcp_checksum), 1);
+	assert_int_equal(tcp_rx_bytes(c), 0);
+	expect_none(stk);
+	send_seg_marked(stk, &in, PKT_F_CSUM_OK, 1, SEC);
+	assert_int_equal(CNT(stk, drop_tcp_checksum), 1);
+	assert_int_equal(tcp_rx_bytes(c), 5);
+	assert_int_equal(tcp_recv(stk, c, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	stk_run_timers(stk, SEC + 40000);
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK, iss + 1, seq + 5);
+	tcp_close(stk, c);
+	tcp_close(stk, l);
+	stk_destroy(stk);
+}
+
+/* PKT_F_SEG_MORE: the segments of one TSO frame the link split are ACKed
+ * once, at the last one (no mark), not every second one; a run whose end
+ * never comes is still ACKed by the delayed-ACK timer. */
+static void tso_run_acked_once(void **state)
+{
+	struct ust_stack *stk = stack();
+	struct tcb *l = listener(stk, 80, 8), *c;
+	struct tseg in, out;
+	uint32_t iss, seq = PEER_ISS + 1;
+	static char big[8 * 1460];
+	(void)state;
+	c = passive_open(stk, l, &iss, 0);
+	tseg_init(&in, seq, iss + 1, F_ACK);
+	in.len = 1460;
+	for (int i = 0; i < 4; i++) {
+		in.seq = seq + (uint32_t)i * 1460;
+		send_seg_marked(stk, &in, PKT_F_CSUM_OK | (i < 3 ? PKT_F_SEG_MORE : 0), 0, SEC);
+		if (i < 3)
+			expect_none(stk);
+		/* The run's first segment makes room for the frame at once. */
+		assert_int_equal(c->rb->cap, 65536);
+	}
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK, iss + 1, seq + 4 * 1460);
+	expect_none(stk);
+	/* Drained, the ring is freed; an unmarked segment gets a small one. */
+	assert_int_equal(tcp_recv(stk, c, big, sizeof(big), 0), 4 * 1460);
+	assert_null(c->rb);
+	seq += 4 * 1460;
+	in.seq = seq;
+	send_seg_marked(stk, &in, 0, 0, SEC);
+	assert_true(c->rb->cap < 65536);
+	seq += 1460;
+	while (take_seg(stk, &out) == 0)  /* a window update, if any */
+		;
+	stk_run_timers(stk, SEC + 40000);
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK, iss + 1, seq);
+	/* A run cut short (the link ran out of buffers after these): ACKed
+	 * within delack_us all the same. */
+	for (int i = 0; i < 3; i++) {
+		in.seq = seq + (uint32_t)i * 1460;
+		send_seg_marked(stk, &in, PKT_F_SEG_MORE, 0, 2 * SEC);
+	}
+	expect_none(stk);
+	stk_run_timers(stk, 2 * SEC + 39000);
+	expect_none(stk);
+	stk_run_timers(stk, 2 * SEC + 40000);
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK, iss + 1, seq + 3 * 1460);
+	/* Out of order, a marked segment is still duplicate-ACKed at once
+	 * (RFC 5681 4.2). */
+	in.seq = seq + 4 * 1460;
+	send_seg_marked(stk, &in, PKT_F_SEG_MORE, 0, 3 * SEC);
+	assert_int_equal(take_seg(stk, &out), 0);
+	expect_seg(&out, F_ACK, iss + 1, seq + 3 * 1460);
+	assert_int_equal(tcp_rx_bytes(c), 4 * 1460);
+	tcp_close(stk, c);
+	tcp_close(stk, l);
+	stk_destroy(stk);
+}
+
+/* stk_config.tx_csum_offload: a segment leaves with only the pseudo-header
+ * sum in its checksum field, marked PKT_F_CSUM_PARTIAL, and summing it over
+ * that field (what the kernel does for NEEDS_CSUM) gives the checksum;
+ * without the offload the core computes the checksum itself. */
+static void tx_checksum_left_to_link(void **state)
+{
+	(void)state;
+	for (int offload = 0; offload < 2; offload++) {
+		struct stk_config cfg;
+		struct ust_stack *stk;
+		struct tcb *l;
+		struct tseg in;
+		struct pkt *p = NULL;
+
+		stk_config_default(&cfg);
+		cfg.pkt_pool_size = 512;
+		cfg.tx_csum_offload = (uint8_t)offload;
+		stk = mkstack_cfg(&cfg, 0);
+		learn_peer(stk, 0);
+		drain(stk);
+		l = listener(stk, 80, 8);
+		tseg_init(&in, PEER_ISS, 0, F_SYN);
+		in.mss = 1460;
+		send_seg(stk, &in, 0);
+		assert_int_equal(stk_tx_take(stk, &p, 1), 1);
+		assert_int_equal(get16(p->data + 12), 0x0800);
+		uint8_t *ip = p->data + 14, *t = ip + 20;
+		uint16_t tl = (uint16_t)(get16(ip + 2) - 20);
+		uint32_t ps = pseudo_sum(get32(ip + 12), get32(ip + 16), 6, tl);
+		assert_int_equal(ip[9], 6);
+		if (offload) {
+			assert_int_equal(p->flags, PKT_F_CSUM_PARTIAL);
+			assert_int_equal(get16(t + 16), (uint16_t)~ref_csum(t, 0, ps));
+			assert_int_not_equal(ref_csum(t, tl, ps), 0);
+			put16(t + 16, ref_csum(t, tl, 0));  /* the kernel's part */
+		} else {
+			assert_int_equal(p->flags, 0);
+		}
+		assert_int_equal(ref_csum(t, tl, ps), 0);
+		pkt_free(p);
+		tcp_close(stk, l);
+		stk_destroy(stk);
+	}
+}
+
 /* Out of order: a duplicate ACK at once, the hole's filling ACKs all. */
 static void out_of_order(void **state)
 {
@@ -1267,6 +1422,9 @@ int main(void)
 		cmocka_unit_test(time_wait_reuse),
 		cmocka_unit_test(retransmit_backoff),
 		cmocka_unit_test(delayed_ack),
+		cmocka_unit_test(link_checksum_mark),
+		cmocka_unit_test(tso_run_acked_once),
+		cmocka_unit_test(tx_checksum_left_to_link),
 		cmocka_unit_test(out_of_order),
 		cmocka_unit_test(fin_rides_on_data),
 		cmocka_unit_test(zero_window_persist),

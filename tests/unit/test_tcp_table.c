@@ -33,7 +33,7 @@ static void parser(void **state)
 	s.tsecr = 88;
 	s.sack_ok = 1;
 	n = mk_tcp(f, &s);
-	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP, US_IP, &seg), 0);
+	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP, US_IP, 0, &seg), 0);
 	assert_int_equal(seg.seq, 0x01020304);
 	assert_int_equal(seg.ack, 0x05060708);
 	assert_int_equal(seg.flags, TH_SYN);
@@ -45,21 +45,21 @@ static void parser(void **state)
 	assert_int_equal(seg.tsecr, 88);
 	assert_int_equal(seg.len, 0);
 	/* A wrong pseudo-header address is a checksum failure. */
-	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP + 1, US_IP, &seg), CNT_drop_tcp_checksum);
+	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP + 1, US_IP, 0, &seg), CNT_drop_tcp_checksum);
 	/* Too short, and an option running past the header. */
-	assert_int_equal(tcp_parse(f + 34, 19, PEER_IP, US_IP, &seg), CNT_drop_tcp_short);
+	assert_int_equal(tcp_parse(f + 34, 19, PEER_IP, US_IP, 0, &seg), CNT_drop_tcp_short);
 	tseg_init(&s, 1, 0, F_SYN);
 	s.mss = 1;
 	n = mk_tcp(f, &s);
 	f[34 + 21] = 9;  /* MSS option length 9 > header */
 	put16(f + 34 + 16, 0);
 	put16(f + 34 + 16, ref_csum(f + 34, n - 34, pseudo_sum(PEER_IP, US_IP, 6, (uint16_t)(n - 34))));
-	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP, US_IP, &seg), CNT_drop_tcp_options);
+	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP, US_IP, 0, &seg), CNT_drop_tcp_options);
 	/* Window scale above 14 is taken as 14 (RFC 7323 2.3). */
 	tseg_init(&s, 1, 0, F_SYN);
 	s.wscale = 20;
 	n = mk_tcp(f, &s);
-	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP, US_IP, &seg), 0);
+	assert_int_equal(tcp_parse(f + 34, n - 34, PEER_IP, US_IP, 0, &seg), 0);
 	assert_int_equal(seg.wscale, 14);
 }
 
