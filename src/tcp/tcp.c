@@ -81,6 +81,10 @@ static void tcb_free_mem(struct ust_stack *stk, struct tcb *tcb)
 	tcp_lossx_free(tcb);
 	if (!(tcb->flags & TF_PASSIVE))
 		free(tcb->lq);
+	if (tcb->flags & TF_TXWAIT) {
+		tcb->flags |= TF_TXDEAD;  /* tcp_tx_resume frees it */
+		return;
+	}
 	free(tcb);
 }
 
@@ -103,6 +107,7 @@ void tcp_fini(struct ust_stack *stk)
 
 	if (!ts)
 		return;
+	tcp_tx_wait_fini(stk);
 	/* Bind-only owners first (bound, listening): those not in the ctable. */
 	for (uint32_t i = 0; i < TCP_BHASH; i++)
 		free_chain(stk, ts->bhash[i], 1);
