@@ -261,7 +261,7 @@ static void flush_tx(struct ust_runtime *rt, uint64_t now)
 	 * connection's segments in one write, the longer the better. */
 	struct pkt *v[2 * RT_BURST];
 	unsigned n, sent, room;
-	bool did = false;
+	bool did = false, resumed = false;
 
 	for (;;) {
 		/* Asked even with nothing queued: a wrapper passes on what it
@@ -274,8 +274,14 @@ static void flush_tx(struct ust_runtime *rt, uint64_t now)
 		if (sent < n)
 			rt->stk->cnt[CNT_drop_link_tx] += n - sent;
 		did = true;
-		/* Buffers came back: connections that waited for room send. */
-		stk_tx_resume(rt->stk, now);
+		/* Buffers came back: connections that waited for room send,
+		 * once a flush, so that a pass stays short (the lock is what
+		 * socket calls wait for); the next pass goes on at once
+		 * (stk_next_deadline). */
+		if (!resumed && rt->stk->txq.count < RT_BURST) {
+			stk_tx_resume(rt->stk, now);
+			resumed = true;
+		}
 	}
 	if (did) {
 		rt->tx_gen++;
