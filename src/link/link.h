@@ -27,9 +27,10 @@ struct link_ops {
 	 * for want of room (a full ring); NULL: any number (a TAP, whose
 	 * kernel side drops on its own, as a wire). Room only grows until the
 	 * next tx_burst (one thread drives a link). want: how many the caller
-	 * has queued; when the answer is less, the link calls the tx hook once
-	 * room for them (or for half its queue) is back. A wrapper holding
-	 * frames passes them on here first (now). */
+	 * has queued. A caller sends what fits and asks again: when the answer
+	 * is 0 with want > 0, the link calls the tx hook once room is back
+	 * (for want frames, or half its queue). A wrapper holding frames
+	 * passes them on here first (now). */
 	unsigned (*tx_room)(struct link *l, unsigned want, uint64_t now);
 	/* Optional, with tx_room: fn(ctx) is called from another thread when
 	 * room came back after tx_room answered less than wanted. fn must not

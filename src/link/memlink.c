@@ -135,32 +135,37 @@ static void ml_set_tx_hook(struct link *l, ml_room_fn fn, void *ctx)
 	atomic_store(&e->tx_hook, fn);
 }
 
-/* Free slots now. With fewer than wanted, the consumer is asked for a
- * call of the tx hook once want (at most half the ring) are free. Pairs
- * with the fence in ml_rx_burst: either we see its head or it sees our
- * room_want. */
+/* Free slots now. With fewer than wanted (at most half the ring: more
+ * cannot be waited for), the consumer is asked to call the tx hook once
+ * that many are free. Pairs with the fence in ml_rx_burst: either we see
+ * its head or it sees our room_want. */
 static unsigned ml_tx_room(struct link *l, unsigned want, uint64_t now)
 {
 	struct ml_end *e = (struct ml_end *)l;
 	struct ml_shared *sh = e->sh;
 	struct ml_ring *r = &sh->ring[e->idx];
 	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-	uint32_t wait;
+	uint32_t half = sh->depth / 2 ? sh->depth / 2 : 1;
+	uint32_t wait = want < half ? want : half;
+	uint64_t room = sh->depth - (tail - r->head_cache);
 	(void)now;
 
 	/* A cable to nowhere takes everything (and drops it). */
 	if (atomic_load_explicit(&sh->closed[!e->idx], memory_order_relaxed))
 		return UINT_MAX;
-	if (sh->depth - (tail - r->head_cache) >= want)
-		return (unsigned)(sh->depth - (tail - r->head_cache));
-	r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-	if (sh->depth - (tail - r->head_cache) >= want)
-		return (unsigned)(sh->depth - (tail - r->head_cache));
-	wait = want < sh->depth / 2 ? want : sh->depth / 2;
-	atomic_store(&r->room_want, wait ? wait : 1);
+	if (room < want) {
+		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+		room = sh->depth - (tail - r->head_cache);
+	}
+	if (room >= wait)
+		return (unsigned)room;  /* enough to go on with: the caller asks again */
+	atomic_store(&r->room_want, wait);
 	atomic_thread_fence(memory_order_seq_cst);
 	r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-	return (unsigned)(sh->depth - (tail - r->head_cache));
+	room = sh->depth - (tail - r->head_cache);
+	if (room >= wait)
+		atomic_store(&r->room_want, 0);  /* a hook call already under way is harmless */
+	return (unsigned)room;
 }
 
 static unsigned ml_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
