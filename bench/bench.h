@@ -124,7 +124,13 @@ void ustack_conns(const struct bench_opts *o, uint64_t n, struct conns_result *r
  * readable and returns how many; one ust_epoll_wait reporting them all is
  * timed; the server sockets (sfds[data]) are read. Median of the rounds. */
 #define EPOLL_ROUNDS 5u
-#define EPOLL_ACTIVE_EVERY 100u
+/* One connection in epoll_active_every() is active in a round: 100 (1%),
+ * or BENCH_EPOLL_EVERY (a larger share loads the links more; the figure
+ * then carries a note). */
+#define EPOLL_ACTIVE_EVERY_DEFAULT 100u
+unsigned epoll_active_every(void);
+/* Notes a share other than the default on a measured epoll figure. */
+void epoll_share_note(struct figure *f);
 #define EPOLL_WAIT_FOR_ALL_NS 10000000000ull  /* bound for the bytes of a round to arrive */
 int ust_epoll_open(void);
 int ust_epoll_add(int ep, int fd, uint64_t data);

@@ -31,7 +31,6 @@
 
 #define PORTS_PER_SRC 60000u
 #define PORT_FIRST 2000u
-#define ACTIVE_EVERY EPOLL_ACTIVE_EVERY  /* 1% of the connections are active in a round */
 #define FD_HEADROOM 64u        /* descriptors a worker needs besides its slice */
 #define WORKER_MAX_FDS 60000u
 
@@ -138,10 +137,10 @@ static int srv_accept(struct kc *k, struct worker *w, struct reply *rep)
 	return 0;
 }
 
-/* Connections i of the slice with (lo + i) % ACTIVE_EVERY == round. */
-static uint64_t first_active(const struct worker *w, uint64_t round)
+/* Connections i of the slice with (lo + i) % every == round. */
+static uint64_t first_active(const struct worker *w, uint64_t round, uint64_t every)
 {
-	return (round + ACTIVE_EVERY - w->lo % ACTIVE_EVERY) % ACTIVE_EVERY;
+	return (round + every - w->lo % every) % every;
 }
 
 /* Reads the byte of each connection the parent saw ready: cnt global
@@ -168,6 +167,7 @@ static void worker_main(struct kc *k, struct worker *w, int sock)
 {
 	struct cmd cmd;
 	struct reply rep;
+	uint64_t every = epoll_active_every();
 
 	while (read(sock, &cmd, sizeof(cmd)) == sizeof(cmd)) {
 		memset(&rep, 0, sizeof(rep));
@@ -184,7 +184,7 @@ static void worker_main(struct kc *k, struct worker *w, int sock)
 			rep.count = k->have;
 			break;
 		case 'W':
-			for (uint64_t i = first_active(w, cmd.arg); i < k->have; i += ACTIVE_EVERY) {
+			for (uint64_t i = first_active(w, cmd.arg, every); i < k->have; i += every) {
 				if (write(k->fds[i], "x", 1) != 1 && !rep.err)
 					rep.err = errno;
 				rep.count++;
@@ -323,7 +323,7 @@ static int drain_ready(struct kc *k, const struct epoll_event *evs, int got)
  * times one epoll_wait that reports all of them; the server workers read. */
 static void epoll_rounds(struct kc *k, uint64_t opened, struct conns_result *r)
 {
-	uint64_t want = opened / ACTIVE_EVERY + 1;
+	uint64_t want = opened / epoll_active_every() + 1;
 	struct epoll_event *evs = calloc(want + 16, sizeof(*evs));
 	double times[EPOLL_ROUNDS];
 	unsigned done = 0;
@@ -358,6 +358,7 @@ static void epoll_rounds(struct kc *k, uint64_t opened, struct conns_result *r)
 	}
 	qsort(times, done, sizeof(times[0]), cmp_dbl);
 	fig_set(&r->epoll_round_us, times[done / 2]);
+	epoll_share_note(&r->epoll_round_us);
 }
 
 static void na_all(struct conns_result *r, const char *why)

@@ -21,6 +21,23 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+unsigned epoll_active_every(void)
+{
+	const char *e = getenv("BENCH_EPOLL_EVERY");
+	unsigned long v = e ? strtoul(e, NULL, 10) : 0;
+
+	return v >= 1 && v <= 1000000 ? (unsigned)v : EPOLL_ACTIVE_EVERY_DEFAULT;
+}
+
+void epoll_share_note(struct figure *f)
+{
+	unsigned k = epoll_active_every();
+
+	if (fig_ok(f) && k != EPOLL_ACTIVE_EVERY_DEFAULT)
+		snprintf(f->why, sizeof(f->why), "1 in %u connections active (BENCH_EPOLL_EVERY), "
+		         "not 1%%", k);
+}
+
 double secs_since(uint64_t t0_ns)
 {
 	return (double)(now_ns() - t0_ns) / 1e9;

@@ -10,7 +10,7 @@
 	X(tx_arp_request) X(tx_arp_reply) X(tx_icmp_echo_reply) X(tx_icmp_unreach) \
 	X(tx_icmp_echo_request) X(rx_icmp_echo_reply) X(rx_icmp_error) \
 	X(ip_frags_in) X(ip_reassembled) X(ip_frag_timeouts) X(ip_frags_out) \
-	X(drop_nobuf) X(drop_link_tx) \
+	X(drop_nobuf) X(drop_link_tx) X(drop_txq_full) \
 	X(drop_eth_short) X(drop_eth_not_for_us) X(drop_eth_type) \
 	X(drop_arp_malformed) X(drop_arp_not_for_us) X(drop_arp_queue_full) X(drop_arp_unresolved) \
 	X(drop_arp_table_full) \
@@ -32,7 +32,8 @@
 	X(tx_icmp_limited) \
 	X(tcp_rto) X(tcp_fast_recovery) X(tcp_sack_recovery) X(tcp_dsack_sent) \
 	X(tcp_sack_blocks_sent) X(tcp_tlp) \
-	X(tcp_icmp_errors) X(drop_tcp_icmp_nomatch) X(drop_tcp_icmp_seq)
+	X(tcp_icmp_errors) X(drop_tcp_icmp_nomatch) X(drop_tcp_icmp_seq) \
+	X(tcp_tx_waits)
 
 enum stk_counter {
 #define STK_COUNTER_ENUM(name) CNT_##name,

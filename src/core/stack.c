@@ -45,6 +45,7 @@ void stk_config_default(struct stk_config *cfg)
 static int config_valid(const struct stk_config *cfg)
 {
 	return cfg->mtu >= 68 && cfg->mtu <= PKT_DATA_MAX - ETH_HDR_LEN && cfg->pkt_pool_size > 0 &&
+	       cfg->txq_max <= cfg->pkt_pool_size &&
 	       cfg->arp_table_size > 0 && cfg->frag_max_datagrams > 0 && cfg->ttl > 0 &&
 	       !(cfg->mac[0] & 1);
 }
@@ -64,6 +65,8 @@ struct ust_stack *stk_create(const struct stk_config *cfg, uint64_t now, int *er
 		return NULL;
 	}
 	stk->cfg = *cfg;
+	if (!stk->cfg.txq_max)
+		stk->cfg.txq_max = cfg->pkt_pool_size > 1 ? cfg->pkt_pool_size / 2 : 1;
 	stk->now = now;
 	rc = pkt_pool_init(&stk->pool, cfg->pkt_pool_size);
 	if (rc)
@@ -150,6 +153,7 @@ void stk_rx_burst(struct ust_stack *stk, struct pkt **pkts, unsigned n, uint64_t
 		stk->cnt[CNT_rx_bytes] += p->len;
 		eth_input(stk, p);
 	}
+	stk_tx_resume(stk, now);
 }
 
 void stk_run_timers(struct ust_stack *stk, uint64_t now)
@@ -158,15 +162,28 @@ void stk_run_timers(struct ust_stack *stk, uint64_t now)
 	timer_run(&stk->arp_timers, stk, now);
 	timer_run(&stk->frag_timers, stk, now);
 	timer_run(&stk->tcp_timers, stk, now);
+	stk_tx_resume(stk, now);
 }
 
+/* Senders waiting for room are due as soon as there is some. */
 uint64_t stk_next_deadline(const struct ust_stack *stk)
 {
 	uint64_t a = timer_next_deadline(&stk->arp_timers);
 	uint64_t f = timer_next_deadline(&stk->frag_timers);
 	uint64_t t = timer_next_deadline(&stk->tcp_timers);
 
+	if (tcp_tx_waiting(stk) && stk_tx_ok(stk))
+		return stk->now;
 	return a < f ? (a < t ? a : t) : (f < t ? f : t);
+}
+
+void stk_tx_resume(struct ust_stack *stk, uint64_t now)
+{
+	if (!tcp_tx_waiting(stk) || !stk_tx_ok(stk))
+		return;
+	if (now > stk->now)
+		stk->now = now;
+	tcp_tx_resume(stk);
 }
 
 unsigned stk_tx_take(struct ust_stack *stk, struct pkt **out, unsigned max)
@@ -191,6 +208,13 @@ void eth_output(struct ust_stack *stk, struct pkt *p, const uint8_t dst[6], uint
 
 	if (!h) {
 		stk_drop(stk, p, CNT_drop_nobuf);
+		return;
+	}
+	/* TCP and UDP wait for room (stk_tx_ok) before they build a frame;
+	 * what comes here past the bound (ARP, ICMP, a reset) is dropped as
+	 * a full interface queue drops it. */
+	if (stk->txq.count >= stk->cfg.txq_max) {
+		stk_drop(stk, p, CNT_drop_txq_full);
 		return;
 	}
 	memcpy(e.dst, dst, 6);

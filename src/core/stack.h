@@ -35,6 +35,11 @@ struct stk_config {
 	uint8_t mac[6];
 	uint16_t mtu;           /* IP MTU of the link */
 	uint32_t pkt_pool_size; /* packet buffers */
+	/* Frames queued for the link at most (0: half the pool). A link that
+	 * cannot take frames now (a full memlink ring) leaves them queued
+	 * rather than drop them; the bound keeps the rest of the pool for
+	 * frames coming in, which is what drains a peer that waits on us. */
+	uint32_t txq_max;
 	uint32_t arp_table_size;
 	uint32_t arp_reachable_us;  /* cache entry lifetime */
 	uint32_t arp_retry_us;      /* between requests for an unresolved entry */
@@ -103,12 +108,24 @@ void stk_run_timers(struct ust_stack *stk, uint64_t now);
 uint64_t stk_next_deadline(const struct ust_stack *stk);
 /* Moves up to max queued frames to out; the caller owns them. */
 unsigned stk_tx_take(struct ust_stack *stk, struct pkt **out, unsigned max);
+/* Frames left the queue (stk_tx_take, and the link freed them): senders
+ * that found no room a while ago queue theirs now. Called by the runtime
+ * after a tx burst; stk_rx_burst and stk_run_timers do it too. */
+void stk_tx_resume(struct ust_stack *stk, uint64_t now);
 
 /* --- internal, between layers --- */
 
 static inline void stk_count(struct ust_stack *stk, enum stk_counter c)
 {
 	stk->cnt[c]++;
+}
+
+/* Whether one more frame may be queued for the link: a buffer is free and
+ * the queue is under its bound. A sender that finds no room waits (TCP:
+ * tcp_tx_resume) instead of losing what it would have sent. */
+static inline int stk_tx_ok(const struct ust_stack *stk)
+{
+	return stk->pool.nfree > 0 && stk->txq.count < stk->cfg.txq_max;
 }
 
 /* Frees p and counts the reason. */

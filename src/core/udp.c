@@ -189,7 +189,8 @@ int udp_sendto(struct ust_stack *stk, struct udp_pcb *pcb, uint32_t dst, uint16_
 		if (rc)
 			return rc;
 	}
-	p = pkt_chain_build(&stk->pool, UDP_HDR_LEN, data, len);
+	/* No room in the link's queue: the caller waits or gets ENOBUFS. */
+	p = stk_tx_ok(stk) ? pkt_chain_build(&stk->pool, UDP_HDR_LEN, data, len) : NULL;
 	if (!p) {
 		stk_count(stk, CNT_drop_nobuf);
 		return -ENOBUFS;

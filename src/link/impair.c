@@ -53,6 +53,9 @@ struct impair_link {
 	struct link l;
 	struct link *inner;
 	struct impair_state tx, rx;
+	/* Due frames wait because the inner link has no room (tx_room): no
+	 * deadline of theirs wakes us, the inner link's tx hook does. */
+	bool tx_stalled;
 };
 
 static void cnt_inc(_Atomic uint64_t *c)
@@ -175,20 +178,44 @@ static void impair_frame(struct impair_state *st, struct pkt *p, uint64_t now)
 		reorder(st, copy, now);
 }
 
+/* Due frames go to the inner link as far as it has room; the rest wait
+ * at the head of the queue (a full local link loses nothing). */
 static void flush_tx(struct impair_link *il, uint64_t now)
 {
 	struct impair_state *st = &il->tx;
 	struct pkt *out[IMPAIR_TX_CHUNK];
 
 	hold_expire(st, now);
+	il->tx_stalled = false;
 	while (st->q.head && st->q.head->ts <= now) {
-		unsigned k = 0;
-		while (k < IMPAIR_TX_CHUNK && st->q.head && st->q.head->ts <= now)
+		unsigned k = 0, due = 0, room;
+		for (struct pkt *p = st->q.head; p && p->ts <= now && due < IMPAIR_TX_CHUNK; p = p->next)
+			due++;
+		room = link_tx_room(il->inner, due, now);
+		if (!room) {
+			il->tx_stalled = true;
+			return;
+		}
+		while (k < due && k < room)
 			out[k++] = pktq_pop(&st->q);
 		unsigned sent = link_tx_burst(il->inner, out, k, now);
 		il->l.tx_frames += sent;
 		il->l.tx_drops += k - sent;
 	}
+}
+
+/* What is held goes first: no room while any of it waits. */
+static unsigned impair_tx_room(struct link *l, unsigned want, uint64_t now)
+{
+	struct impair_link *il = (struct impair_link *)l;
+
+	flush_tx(il, now);
+	return il->tx_stalled ? 0 : link_tx_room(il->inner, want, now);
+}
+
+static void impair_set_tx_hook(struct link *l, void (*fn)(void *ctx), void *ctx)
+{
+	link_set_tx_hook(((struct impair_link *)l)->inner, fn, ctx);
 }
 
 static unsigned impair_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
@@ -250,7 +277,9 @@ static uint64_t impair_next_deadline(struct link *l)
 {
 	struct impair_link *il = (struct impair_link *)l;
 	uint64_t t = link_next_deadline(il->inner);
-	return min_u64(t, min_u64(state_deadline(&il->tx), state_deadline(&il->rx)));
+	uint64_t tx = il->tx_stalled ? (il->tx.hold ? il->tx.hold_until : UINT64_MAX)
+	                             : state_deadline(&il->tx);
+	return min_u64(t, min_u64(tx, state_deadline(&il->rx)));
 }
 
 static void state_fini(struct impair_state *st)
@@ -272,6 +301,8 @@ static void impair_close(struct link *l)
 static const struct link_ops impair_ops = {
 	.rx_burst = impair_rx_burst,
 	.tx_burst = impair_tx_burst,
+	.tx_room = impair_tx_room,
+	.set_tx_hook = impair_set_tx_hook,
 	.fd = impair_fd,
 	.next_deadline = impair_next_deadline,
 	.close = impair_close,

@@ -6,6 +6,7 @@
 #ifndef USTACK_LINK_LINK_H
 #define USTACK_LINK_LINK_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,19 @@ struct link_ops {
 	/* Sends n frames and takes ownership of all of them (a frame that could
 	 * not be sent is freed and counted in l->tx_drops). Returns how many went. */
 	unsigned (*tx_burst)(struct link *l, struct pkt **pkts, unsigned n, uint64_t now);
+	/* Optional: how many frames tx_burst takes now without dropping one
+	 * for want of room (a full ring); NULL: any number (a TAP, whose
+	 * kernel side drops on its own, as a wire). Room only grows until the
+	 * next tx_burst (one thread drives a link). want: how many the caller
+	 * has queued. A caller sends what fits and asks again: when the answer
+	 * is 0 with want > 0, the link calls the tx hook once room is back
+	 * (for want frames, or half its queue). A wrapper holding frames
+	 * passes them on here first (now). */
+	unsigned (*tx_room)(struct link *l, unsigned want, uint64_t now);
+	/* Optional, with tx_room: fn(ctx) is called from another thread when
+	 * room came back after tx_room answered less than wanted. fn must not
+	 * block. NULL fn removes the hook; close waits for a call in progress. */
+	void (*set_tx_hook)(struct link *l, void (*fn)(void *ctx), void *ctx);
 	/* A file descriptor that is readable when rx_burst has work, or -1. */
 	int (*fd)(struct link *l);
 	/* The earliest time the link needs to be called again even without a
@@ -61,6 +75,18 @@ static inline unsigned link_rx_burst(struct link *l, struct pkt_pool *pool, stru
 static inline unsigned link_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
 {
 	return l->ops->tx_burst(l, pkts, n, now);
+}
+
+/* UINT_MAX: no bound. */
+static inline unsigned link_tx_room(struct link *l, unsigned want, uint64_t now)
+{
+	return l->ops->tx_room ? l->ops->tx_room(l, want, now) : UINT_MAX;
+}
+
+static inline void link_set_tx_hook(struct link *l, void (*fn)(void *ctx), void *ctx)
+{
+	if (l->ops->set_tx_hook)
+		l->ops->set_tx_hook(l, fn, ctx);
 }
 
 static inline int link_fd(struct link *l) { return l->ops->fd ? l->ops->fd(l) : -1; }

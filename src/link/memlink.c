@@ -4,10 +4,13 @@
  * direction has an eventfd the receiving end polls; it is written when the
  * ring may have gone from empty to non-empty and drained by rx_burst. A
  * receiving end may set an rx hook the sender calls after each burst, so
- * both stacks run to completion on one thread (link.h). */
+ * both stacks run to completion on one thread (link.h). A sender that asks
+ * for room (tx_room) and finds too little leaves how much it wants in the
+ * ring; the receiver calls the sender's tx hook once that much is free. */
 #include "link/link.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -26,6 +29,9 @@ struct ml_ring {
 	 * refreshed only when the ring looks full (saves a shared-line read). */
 	_Alignas(CACHE_LINE) _Atomic uint64_t tail;
 	uint64_t head_cache;
+	/* Free slots the producer waits for (0: none); read by the consumer
+	 * with tail, on the same line. */
+	_Atomic uint32_t room_want;
 	/* Consumer side, on its own cache line against false sharing. */
 	_Alignas(CACHE_LINE) _Atomic uint64_t head;
 	_Alignas(CACHE_LINE) int efd;
@@ -33,15 +39,19 @@ struct ml_ring {
 };
 
 typedef bool (*ml_hook_fn)(void *ctx);
+typedef void (*ml_room_fn)(void *ctx);
 
 struct ml_end {
 	struct link l;
 	struct ml_shared *sh;
 	unsigned idx;         /* sends on ring[idx], receives on ring[!idx] */
-	/* The receiver's rx hook, called by the other end's sender; busy
-	 * counts calls in progress so close can wait them out. */
+	/* The receiver's rx hook, called by the other end's sender, and the
+	 * sender's tx hook, called by the other end's receiver; busy counts
+	 * calls of either in progress so close can wait them out. */
 	_Atomic ml_hook_fn hook;
 	void *hook_ctx;
+	_Atomic ml_room_fn tx_hook;
+	void *tx_hook_ctx;
 	_Atomic int hook_busy;
 };
 
@@ -102,6 +112,62 @@ static void ml_set_rx_hook(struct link *l, ml_hook_fn fn, void *ctx)
 	atomic_store(&e->hook, fn);
 }
 
+/* Tells the sending end that the room it waits for is there. */
+static void call_tx_hook(struct ml_end *sender)
+{
+	ml_room_fn fn;
+
+	atomic_fetch_add(&sender->hook_busy, 1);
+	fn = atomic_load(&sender->tx_hook);
+	if (fn)
+		fn(sender->tx_hook_ctx);
+	atomic_fetch_sub(&sender->hook_busy, 1);
+}
+
+static void ml_set_tx_hook(struct link *l, ml_room_fn fn, void *ctx)
+{
+	struct ml_end *e = (struct ml_end *)l;
+
+	atomic_store(&e->tx_hook, NULL);
+	while (atomic_load(&e->hook_busy))
+		sched_yield();  /* a receiver is inside the old hook */
+	e->tx_hook_ctx = ctx;
+	atomic_store(&e->tx_hook, fn);
+}
+
+/* Free slots now. With fewer than wanted (at most half the ring: more
+ * cannot be waited for), the consumer is asked to call the tx hook once
+ * that many are free. Pairs with the fence in ml_rx_burst: either we see
+ * its head or it sees our room_want. */
+static unsigned ml_tx_room(struct link *l, unsigned want, uint64_t now)
+{
+	struct ml_end *e = (struct ml_end *)l;
+	struct ml_shared *sh = e->sh;
+	struct ml_ring *r = &sh->ring[e->idx];
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint32_t half = sh->depth / 2 ? sh->depth / 2 : 1;
+	uint32_t wait = want < half ? want : half;
+	uint64_t room = sh->depth - (tail - r->head_cache);
+	(void)now;
+
+	/* A cable to nowhere takes everything (and drops it). */
+	if (atomic_load_explicit(&sh->closed[!e->idx], memory_order_relaxed))
+		return UINT_MAX;
+	if (room < want) {
+		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+		room = sh->depth - (tail - r->head_cache);
+	}
+	if (room >= wait)
+		return (unsigned)room;  /* enough to go on with: the caller asks again */
+	atomic_store(&r->room_want, wait);
+	atomic_thread_fence(memory_order_seq_cst);
+	r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+	room = sh->depth - (tail - r->head_cache);
+	if (room >= wait)
+		atomic_store(&r->room_want, 0);  /* a hook call already under way is harmless */
+	return (unsigned)room;
+}
+
 static unsigned ml_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint64_t now)
 {
 	struct ml_end *e = (struct ml_end *)l;
@@ -122,7 +188,8 @@ static unsigned ml_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uint6
 			 * through is always a prefix of the burst. */
 			full = tail - r->head_cache >= sh->depth;
 		}
-		/* A full ring drops, as a wire does; so does a cable to nowhere. */
+		/* A full ring drops, as a wire does (a sender that asks
+		 * tx_room first never meets one); so does a cable to nowhere. */
 		if (peer_gone || full || p->len > sh->frame_max) {
 			l->tx_drops++;
 			pkt_free(p);
@@ -181,8 +248,13 @@ static unsigned ml_rx_burst(struct link *l, struct pkt_pool *pool, struct pkt **
 	/* Frames left behind (burst full, pool empty, or just published) keep
 	 * the fd readable: we drained it above. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&r->tail, memory_order_relaxed) != head)
+	tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	if (tail != head)
 		efd_signal(r->efd);
+	/* The sender waits for room (ml_tx_room): call it when there is. */
+	uint32_t want = atomic_load_explicit(&r->room_want, memory_order_relaxed);
+	if (want && sh->depth - (tail - head) >= want && atomic_exchange(&r->room_want, 0))
+		call_tx_hook(&sh->end[!e->idx]);
 	l->rx_frames += n;
 	return n;
 }
@@ -210,6 +282,7 @@ static void ml_close(struct link *l)
 	struct ml_end *e = (struct ml_end *)l;
 	struct ml_shared *sh = e->sh;
 	ml_set_rx_hook(l, NULL, NULL);
+	ml_set_tx_hook(l, NULL, NULL);
 	atomic_store(&sh->closed[e->idx], true);
 	if (atomic_fetch_sub(&sh->refs, 1) == 1)
 		ml_free(sh);
@@ -218,6 +291,8 @@ static void ml_close(struct link *l)
 static const struct link_ops ml_ops = {
 	.rx_burst = ml_rx_burst,
 	.tx_burst = ml_tx_burst,
+	.tx_room = ml_tx_room,
+	.set_tx_hook = ml_set_tx_hook,
 	.fd = ml_fd,
 	.close = ml_close,
 	.set_rx_hook = ml_set_rx_hook,
@@ -246,7 +321,9 @@ int link_memlink_pair(uint16_t mtu, unsigned depth, struct link **a, struct link
 		atomic_init(&r->head, 0);
 		atomic_init(&r->tail, 0);
 		atomic_init(&sh->closed[i], false);
+		atomic_init(&r->room_want, 0);
 		atomic_init(&e->hook, NULL);
+		atomic_init(&e->tx_hook, NULL);
 		atomic_init(&e->hook_busy, 0);
 		r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		r->slots = calloc(depth, sh->stride);

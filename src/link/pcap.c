@@ -75,6 +75,16 @@ static unsigned pcap_tx_burst(struct link *l, struct pkt **pkts, unsigned n, uin
 	return sent;
 }
 
+static unsigned pcap_tx_room(struct link *l, unsigned want, uint64_t now)
+{
+	return link_tx_room(((struct pcap_link *)l)->inner, want, now);
+}
+
+static void pcap_set_tx_hook(struct link *l, void (*fn)(void *ctx), void *ctx)
+{
+	link_set_tx_hook(((struct pcap_link *)l)->inner, fn, ctx);
+}
+
 static int pcap_fd(struct link *l)
 {
 	return link_fd(((struct pcap_link *)l)->inner);
@@ -97,6 +107,8 @@ static void pcap_close_link(struct link *l)
 static const struct link_ops pcap_ops = {
 	.rx_burst = pcap_rx_burst,
 	.tx_burst = pcap_tx_burst,
+	.tx_room = pcap_tx_room,
+	.set_tx_hook = pcap_set_tx_hook,
 	.fd = pcap_fd,
 	.next_deadline = pcap_next_deadline,
 	.close = pcap_close_link,

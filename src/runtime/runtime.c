@@ -138,6 +138,19 @@ static bool link_rx_hook(void *ctx)
 	return false;
 }
 
+/* The link's tx hook (memlink): room is back for frames we kept queued.
+ * Called from the peer's thread, which must not wait for our lock: the
+ * stack thread sends them. Only the eventfd is written (rt->kicked
+ * belongs to the lock holder); a spurious wake-up costs one pass. */
+static void link_tx_hook(void *ctx)
+{
+	struct ust_runtime *rt = ctx;
+	uint64_t one = 1;
+
+	if (write(rt->evfd, &one, sizeof(one)) < 0)
+		return;  /* EAGAIN: the counter is already non-zero */
+}
+
 void rt_wake(struct ust_runtime *rt, uint32_t id)
 {
 	uint32_t b = id % RT_WQ_BUCKETS;
@@ -237,21 +250,38 @@ int rt_wait(struct ust_runtime *rt, uint32_t id, uint64_t deadline)
 	return pthread_cond_timedwait(&rt->wq[id % RT_WQ_BUCKETS], &rt->lock, &ts);
 }
 
-/* Hands every frame the core queued to the link. Under rt->lock: the link
- * frees sent frames into the stack's pool, which is not thread-safe. */
+/* Hands the frames the core queued to the link, as many as it has room
+ * for: the rest stay queued (bounded by stk_config.txq_max) until the
+ * link's tx hook says room is back, and a drop stays what a wire would
+ * drop. Under rt->lock: the link frees sent frames into the stack's pool,
+ * which is not thread-safe. */
 static void flush_tx(struct ust_runtime *rt, uint64_t now)
 {
 	/* Two rx bursts' worth: a TAP with offloads sends a run of one
 	 * connection's segments in one write, the longer the better. */
 	struct pkt *v[2 * RT_BURST];
-	unsigned n, sent;
-	bool did = false;
+	unsigned n, sent, room;
+	bool did = false, resumed = false;
 
-	while ((n = stk_tx_take(rt->stk, v, 2 * RT_BURST)) > 0) {
+	for (;;) {
+		/* Asked even with nothing queued: a wrapper passes on what it
+		 * holds (impairment delay). */
+		room = link_tx_room(rt->link, rt->stk->txq.count, now);
+		n = stk_tx_take(rt->stk, v, room < 2 * RT_BURST ? room : 2 * RT_BURST);
+		if (!n)
+			break;
 		sent = link_tx_burst(rt->link, v, n, now);
 		if (sent < n)
 			rt->stk->cnt[CNT_drop_link_tx] += n - sent;
 		did = true;
+		/* Buffers came back: connections that waited for room send,
+		 * once a flush, so that a pass stays short (the lock is what
+		 * socket calls wait for); the next pass goes on at once
+		 * (stk_next_deadline). */
+		if (!resumed && rt->stk->txq.count < RT_BURST) {
+			stk_tx_resume(rt->stk, now);
+			resumed = true;
+		}
 	}
 	if (did) {
 		rt->tx_gen++;
@@ -524,6 +554,7 @@ struct ust_runtime *rt_start(const struct rt_config *rcfg, struct link *link, in
 	rt->stk->hooks.sock_event = rt_sock_event;
 	rt->stk->hooks.ctx = rt;
 	link_set_rx_hook(link, link_rx_hook, rt);
+	link_set_tx_hook(link, link_tx_hook, rt);
 	e = rt_spawn(&rt->thread, stack_thread, rt);
 	if (e)
 		goto fail;

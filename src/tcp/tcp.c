@@ -83,6 +83,10 @@ static void tcb_free_mem(struct ust_stack *stk, struct tcb *tcb)
 		free(tcb->lq);
 	if (tcb->flags & TF_OWN_OPTS)
 		free(tcb->opt);
+	if (tcb->flags & TF_TXWAIT) {
+		tcb->flags |= TF_TXDEAD;  /* tcp_tx_resume frees it */
+		return;
+	}
 	free(tcb);
 }
 
@@ -105,6 +109,7 @@ void tcp_fini(struct ust_stack *stk)
 
 	if (!ts)
 		return;
+	tcp_tx_wait_fini(stk);
 	/* Bind-only owners first (bound, listening): those not in the ctable. */
 	for (uint32_t i = 0; i < TCP_BHASH; i++)
 		free_chain(stk, ts->bhash[i], 1);

@@ -30,6 +30,10 @@ int tcp_init(struct ust_stack *stk);    /* 0 or -ENOMEM; uses tcp_config_default
  * application holds outside every table (never bound, or reset) is freed
  * only by its tcp_close: the runtime closes its sockets first. */
 void tcp_fini(struct ust_stack *stk);
+/* Connections wait for room in the link's queue (tcp_tx_wait)... */
+int tcp_tx_waiting(const struct ust_stack *stk);
+/* ... and send what they have, oldest first, while there is room. */
+void tcp_tx_resume(struct ust_stack *stk);
 /* p->data at the TCP header; ip describes the datagram. Consumes p. */
 void tcp_input(struct ust_stack *stk, struct pkt *p, const struct ipv4_repr *ip);
 /* An ICMP error about a segment we sent (icmp.c; arp.c for a next hop that

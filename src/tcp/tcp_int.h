@@ -91,6 +91,9 @@ enum {
 	/* loss recovery (issue 5) */
 	TF_SACK = 1u << 26,       /* RFC 2018 SACK permitted both ways */
 	TF_SACKREC = 1u << 27,    /* TF_FASTREC driven by the scoreboard (RFC 6675) */
+	/* backpressure: a TCB waiting for room for a frame (tcp_tx_wait) */
+	TF_TXWAIT = 1u << 28,     /* on the queue of senders waiting for room */
+	TF_TXDEAD = 1u << 29,     /* freed while on it: the queue frees the memory */
 };
 
 /* What the main deadline means (one at a time; delayed ACK has its own). */
@@ -240,6 +243,11 @@ struct tcp_state {
 	uint32_t chack_left;          /* RFC 5961 7: challenge ACKs left this second */
 	uint64_t chack_sec;           /* the second chack_left belongs to */
 	struct ratelimit rst_rl;      /* RSTs to segments for no connection */
+
+	/* Connections that found no room for a frame (stk_tx_ok), oldest
+	 * first: a ring of wait_cap slots (a power of two, grown on demand). */
+	struct tcb **wait;
+	uint32_t wait_head, wait_len, wait_cap;
 };
 
 /* --- tcp.c: tables and lifecycle --- */
@@ -286,8 +294,13 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb); /* SYN or SYN-ACK at 
 void tcp_send_rst(struct ust_stack *stk, struct tcb *tcb); /* <SEQ=SND.NXT><CTL=RST,ACK> */
 /* RST in reply to a segment for no connection (RFC 9293 3.10.7.1). */
 void tcp_reply_rst(struct ust_stack *stk, const struct tcp_seg *seg);
-/* One segment: seq, up to len payload bytes from the send buffer, flags. */
-void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags);
+/* One segment: seq, up to len payload bytes from the send buffer, flags.
+ * 0, or -ENOBUFS when there is no room for it (stk_tx_ok): then nothing
+ * changed and tcb waits for room (tcp_tx_wait). */
+int tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags);
+/* Queues tcb to send when room comes back (once; TF_TXWAIT). */
+void tcp_tx_wait(struct ust_stack *stk, struct tcb *tcb);
+void tcp_tx_wait_fini(struct ust_stack *stk);  /* from tcp_fini, before the tables */
 void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb);
 /* RFC 6675 NextSeg rule 1 while pipe < cwnd: resends lost holes; force:
  * one segment regardless of cwnd (the head when nothing is known lost). */

@@ -1,7 +1,8 @@
 /* TCP output: building segments (header, options, checksum), deciding what
  * may be sent now (windows, Nagle, silly-window avoidance, FIN placement),
- * ACKs and RSTs. */
+ * ACKs and RSTs, and the connections waiting for room to send. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/checksum.h"
@@ -132,19 +133,14 @@ struct seg_out {
 	uint32_t off, len;          /* payload bytes from sb */
 };
 
-/* Builds the segment, checksums it with the pseudo-header and hands it to
- * IP. Returns 0 or a negative errno. */
-static int emit(struct ust_stack *stk, const struct seg_out *s)
+/* Builds the segment into p, checksums it with the pseudo-header and hands
+ * it to IP. Returns 0 or a negative errno. */
+static int emit_into(struct ust_stack *stk, struct pkt *p, const struct seg_out *s)
 {
-	struct pkt *p = pkt_alloc(&stk->pool);
 	size_t hl = TCP_HDR_LEN + ((s->optlen + 3) & ~(size_t)3);
 	uint8_t *h;
 	uint32_t sum;
 
-	if (!p) {
-		stk_count(stk, CNT_drop_nobuf);
-		return -ENOBUFS;
-	}
 	h = pkt_put(p, hl + s->len);
 	if (!h) {
 		stk_drop(stk, p, CNT_drop_nobuf);
@@ -176,6 +172,19 @@ static int emit(struct ust_stack *stk, const struct seg_out *s)
 	return ip_output(stk, p, s->src, s->dst, IP_PROTO_TCP);
 }
 
+/* A segment no connection waits to resend (a reset): when there is no
+ * room it is lost, as on a wire. */
+static int emit(struct ust_stack *stk, const struct seg_out *s)
+{
+	struct pkt *p = stk_tx_ok(stk) ? pkt_alloc(&stk->pool) : NULL;
+
+	if (!p) {
+		stk_count(stk, CNT_drop_nobuf);
+		return -ENOBUFS;
+	}
+	return emit_into(stk, p, s);
+}
+
 static void seg_from_tcb(struct ust_stack *stk, struct tcb *tcb, struct seg_out *s, uint8_t *opt)
 {
 	memset(s, 0, sizeof(*s));
@@ -195,12 +204,21 @@ static void ack_sent(struct tcb *tcb)
 	tcb->flags &= ~(TF_ACK_NOW | TF_DELACK);
 }
 
-void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags)
+int tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	uint8_t opt[40];
 	struct seg_out s;
+	struct pkt *p;
 	uint32_t end;
 
+	/* No room for the frame: nothing is changed (SND.NXT, the owed ACK),
+	 * and the connection sends it when room comes back (tcp_tx_resume),
+	 * not an RTO later. */
+	if (!stk_tx_ok(stk)) {
+		tcp_tx_wait(stk, tcb);
+		return -ENOBUFS;
+	}
+	p = pkt_alloc(&stk->pool);
 	seg_from_tcb(stk, tcb, &s, opt);
 	s.seq = seq;
 	s.ack = tcb->rcv_nxt;
@@ -234,7 +252,8 @@ void tcp_xmit(struct ust_stack *stk, struct tcb *tcb, uint32_t seq, uint32_t len
 	end = seq + len + ((flags & TH_FIN) ? 1 : 0);
 	if (seq_gt(end, tcb->snd_max))
 		tcb->snd_max = end;
-	emit(stk, &s);
+	emit_into(stk, p, &s);
+	return 0;
 }
 
 /* A pure ACK carries the highest sequence number sent, not SND.NXT: after
@@ -256,6 +275,10 @@ void tcp_send_syn(struct ust_stack *stk, struct tcb *tcb)
 	int ws = synrcvd ? !!(tcb->flags & TF_WSCALE) : cfg->wscale;
 	int ts = synrcvd ? !!(tcb->flags & TF_TS) : cfg->timestamps;
 
+	if (!stk_tx_ok(stk)) {
+		tcp_tx_wait(stk, tcb);  /* sent by tcp_tx_resume */
+		return;
+	}
 	memset(&s, 0, sizeof(s));
 	tcb->rcv_wscale = ws ? wscale_for(tcb->opt->rcvbuf > cfg->buf_max ? tcb->opt->rcvbuf : cfg->buf_max) : 0;
 	s.src = tcb->laddr;
@@ -380,10 +403,11 @@ void tcp_sack_send_lost(struct ust_stack *stk, struct tcb *tcb, int force)
 			return;  /* only the FIN is missing: the RTO resends it */
 		if (len > tcp_ring_len(tcb->sb) - off)
 			len = tcp_ring_len(tcb->sb) - off;
+		if (tcp_xmit(stk, tcb, seq, len, 0) < 0)
+			return;  /* tcp_tx_resume calls tcp_output, which comes back here */
 		stk_count(stk, CNT_tcp_retransmits);
 		tcp_count_retrans(tcb);
 		tcb->flags &= ~TF_RTT_TIMING;  /* Karn */
-		tcp_xmit(stk, tcb, seq, len, 0);
 		x->high_rxt = seq + len;
 		x->rxt_mark = tcb->snd_max;
 		force = 0;
@@ -418,6 +442,7 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 		uint32_t off, avail, cwnd, flight, usable, rwnd, len;
 		uint32_t mss = eff_mss(tcb);
 		uint8_t flags = 0;
+		int rexmit;
 
 		/* Go-back-N after an RTO skips what the peer SACKed. */
 		if (tcb->lx && seq_lt(tcb->snd_nxt, tcb->snd_max))
@@ -461,16 +486,19 @@ void tcp_output(struct ust_stack *stk, struct tcb *tcb)
 		}
 		if (len == avail && len)
 			flags |= TH_PSH;
-		if (!(tcb->flags & (TF_RTT_TIMING | TF_TS)) && tcb->snd_nxt == tcb->snd_max && len) {
+		rexmit = seq_lt(tcb->snd_nxt, tcb->snd_max);
+		/* No room: SND.NXT stays, the segment goes when room comes. */
+		if (tcp_xmit(stk, tcb, tcb->snd_nxt, len, flags) < 0)
+			break;
+		if (!(tcb->flags & (TF_RTT_TIMING | TF_TS)) && !rexmit && len) {
 			tcb->rtt_seq = tcb->snd_nxt;
 			tcb->rtt_start_ms = now_ms(stk);
 			tcb->flags |= TF_RTT_TIMING;
 		}
-		if (seq_lt(tcb->snd_nxt, tcb->snd_max)) {
+		if (rexmit) {
 			stk_count(stk, CNT_tcp_retransmits);
 			tcp_count_retrans(tcb);
 		}
-		tcp_xmit(stk, tcb, tcb->snd_nxt, len, flags);
 		tcb->snd_nxt += len + ((flags & TH_FIN) ? 1 : 0);
 		sent = 1;
 		if (flags & TH_FIN)
@@ -493,13 +521,116 @@ void tcp_retransmit_head(struct ust_stack *stk, struct tcb *tcb)
 		flags |= TH_FIN;
 	if (!len && !flags)
 		return;
+	/* Without room the connection waits (tcp_xmit) and resumes through
+	 * tcp_output: SACK recovery resends the head from there, NewReno
+	 * at the next partial ACK or the RTO. */
+	if (tcp_xmit(stk, tcb, tcb->snd_una, len, flags) < 0)
+		return;
 	stk_count(stk, CNT_tcp_retransmits);
 	tcp_count_retrans(tcb);
 	tcb->flags &= ~TF_RTT_TIMING;  /* Karn: never time a retransmission */
-	tcp_xmit(stk, tcb, tcb->snd_una, len, flags);
 }
 
 void tcp_sb_consume(struct tcb *tcb, uint32_t n)
 {
 	tcp_ring_consume(&tcb->sb, n);
+}
+
+/* --- waiting for room (stk_tx_ok) ---
+ * A full link queue or an empty pool is no loss on the wire: a connection
+ * that meets one keeps what it would have sent and waits in a FIFO; when
+ * frames leave, the stack resumes the oldest first. The queue lives in
+ * tcp_state (a ring of pointers, grown on demand), so an idle connection
+ * pays nothing for it. A connection freed while queued keeps its memory
+ * until the queue reaches it (TF_TXDEAD): no search, at any scale. */
+
+#define TX_WAIT_MIN 64u
+/* Without memory for the queue (realloc failed), the connection tries
+ * again from its delayed-ACK timer after this. */
+#define TX_WAIT_RETRY_US 10000u
+
+static int wait_grow(struct tcp_state *ts)
+{
+	uint32_t cap = ts->wait_cap ? ts->wait_cap * 2 : TX_WAIT_MIN;
+	struct tcb **w = malloc((size_t)cap * sizeof(*w));
+
+	if (!w || cap < ts->wait_cap) {
+		free(w);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < ts->wait_len; i++)
+		w[i] = ts->wait[(ts->wait_head + i) & (ts->wait_cap - 1)];
+	free(ts->wait);
+	ts->wait = w;
+	ts->wait_cap = cap;
+	ts->wait_head = 0;
+	return 0;
+}
+
+void tcp_tx_wait(struct ust_stack *stk, struct tcb *tcb)
+{
+	struct tcp_state *ts = stk->tcp;
+
+	if (tcb->flags & TF_TXWAIT)
+		return;
+	stk_count(stk, CNT_tcp_tx_waits);
+	if (ts->wait_len == ts->wait_cap && wait_grow(ts) < 0) {
+		if (tcp_delack_at(tcb, stk->now) > stk->now + TX_WAIT_RETRY_US) {
+			tcp_delack_set(tcb, stk->now + TX_WAIT_RETRY_US);
+			tcp_timer_update(stk, tcb);
+		}
+		return;
+	}
+	ts->wait[(ts->wait_head + ts->wait_len) & (ts->wait_cap - 1)] = tcb;
+	ts->wait_len++;
+	tcb->flags |= TF_TXWAIT;
+}
+
+/* The stack goes: freed connections still queued go with the queue; the
+ * others lose their mark, so that tcp_fini frees them at once. */
+void tcp_tx_wait_fini(struct ust_stack *stk)
+{
+	struct tcp_state *ts = stk->tcp;
+
+	for (uint32_t i = 0; i < ts->wait_len; i++) {
+		struct tcb *tcb = ts->wait[(ts->wait_head + i) & (ts->wait_cap - 1)];
+
+		if (tcb->flags & TF_TXDEAD)
+			free(tcb);
+		else
+			tcb->flags &= ~TF_TXWAIT;
+	}
+	ts->wait_len = 0;
+	free(ts->wait);
+	ts->wait = NULL;
+	ts->wait_cap = 0;
+}
+
+int tcp_tx_waiting(const struct ust_stack *stk)
+{
+	return stk->tcp && stk->tcp->wait_len;
+}
+
+void tcp_tx_resume(struct ust_stack *stk)
+{
+	struct tcp_state *ts = stk->tcp;
+	/* Those waiting now, once: one that runs out of room again goes to
+	 * the back of the queue. */
+	uint32_t n = ts->wait_len;
+
+	while (n-- && stk_tx_ok(stk)) {
+		struct tcb *tcb = ts->wait[ts->wait_head];
+
+		ts->wait_head = (ts->wait_head + 1) & (ts->wait_cap - 1);
+		ts->wait_len--;
+		if (tcb->flags & TF_TXDEAD) {
+			free(tcb);  /* freed while it waited (tcb_free_mem) */
+			continue;
+		}
+		tcb->flags &= ~TF_TXWAIT;
+		if (tcb->state == TCPS_SYN_SENT || tcb->state == TCPS_SYN_RCVD)
+			tcp_send_syn(stk, tcb);  /* a repeated SYN is harmless */
+		else
+			tcp_output(stk, tcb);
+	}
 }

@@ -104,12 +104,11 @@ void tcp_tlp_fire(struct ust_stack *stk, struct tcb *tcb)
 	uint32_t end = seq_lt(data_end, tcb->snd_max) ? data_end : tcb->snd_max;
 	uint32_t len = end - tcb->snd_una < mss ? end - tcb->snd_una : mss;
 
-	if (len) {
+	if (len && tcp_xmit(stk, tcb, end - len, len, 0) == 0) {
 		stk_count(stk, CNT_tcp_tlp);
 		stk_count(stk, CNT_tcp_retransmits);
 		tcp_count_retrans(tcb);
 		tcb->flags &= ~TF_RTT_TIMING;
-		tcp_xmit(stk, tcb, end - len, len, 0);
 	}
 	tcp_set_main(stk, tcb, TK_REXMIT, stk->now + tcp_rto_backed(tcb, cfg));
 }
