@@ -168,12 +168,13 @@ void stk_run_timers(struct ust_stack *stk, uint64_t now)
 /* Senders waiting for room are due as soon as there is some. */
 uint64_t stk_next_deadline(const struct ust_stack *stk)
 {
-	uint64_t a = timer_next_deadline(&stk->arp_timers);
-	uint64_t f = timer_next_deadline(&stk->frag_timers);
-	uint64_t t = timer_next_deadline(&stk->tcp_timers);
+	uint64_t a, f, t;
 
 	if (tcp_tx_waiting(stk) && stk_tx_ok(stk))
 		return stk->now;
+	a = timer_next_deadline(&stk->arp_timers);
+	f = timer_next_deadline(&stk->frag_timers);
+	t = timer_next_deadline(&stk->tcp_timers);
 	return a < f ? (a < t ? a : t) : (f < t ? f : t);
 }
 

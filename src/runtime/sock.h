@@ -21,7 +21,8 @@
 struct rt_sock_opts {
 	uint64_t rcvtimeo_us, sndtimeo_us;  /* 0: block without limit */
 	int linger_s;
-	int sndbuf;              /* 0: never set */
+	int sndbuf;              /* a datagram socket's (a stream socket's is
+	                          * the TCB's); 0: never set */
 };
 
 /* What only a datagram socket has: its PCB and a datagram taken out by

@@ -71,9 +71,12 @@ static int set_sol_socket(struct rt_sock *s, int name, const void *optval, sockl
 			s->u.udp->pcb.rcvbuf = (uint32_t)clamp_buf(v, RMEM_MAX, MIN_RCVBUF);
 		return 0;
 	case SO_SNDBUF:
-		if (!(o = rt_sock_opts_get(s)))
-			return ENOMEM;
-		o->sndbuf = clamp_buf(v, WMEM_MAX, MIN_SNDBUF);
+		/* A stream socket's is the TCB's (rt_tcp_setsockopt). */
+		if (s->type == SOCK_DGRAM) {
+			if (!(o = rt_sock_opts_get(s)))
+				return ENOMEM;
+			o->sndbuf = clamp_buf(v, WMEM_MAX, MIN_SNDBUF);
+		}
 		return 0;
 	case SO_LINGER:
 		if (optlen < sizeof(lg))
